@@ -1,0 +1,58 @@
+# touchstream: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## create .venv and install the project with its dev tools
+
+kafka-fetch: ## fetch the pinned Kafka jars from Maven Central (cached in deploy/kafka/lib)
+	@deploy/kafka/kafka.sh fetch
+
+kafka-up: ## start the local single-node Kafka (KRaft) on 127.0.0.1:$${KAFKA_PORT:-9092}
+	@deploy/kafka/kafka.sh up
+
+kafka-down: ## stop the local Kafka
+	@deploy/kafka/kafka.sh down
+
+run: venv kafka-fetch ## run the whole pipeline on embedded defaults (Ctrl-C stops everything)
+	@deploy/run-local.sh
+
+test: venv kafka-fetch ## run the whole test suite (starts its own Kafka and chDB)
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-unit: venv ## only the pure unit tests (no Kafka, no ClickHouse)
+	@$(BIN)/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
+
+lint: venv ## ruff, mypy, import contracts, JSON Schemas up to date
+	@$(BIN)/ruff check .
+	@$(BIN)/mypy
+	@$(BIN)/lint-imports
+	@$(BIN)/touchstream schemas --check
+
+schemas: venv ## regenerate schemas/json from the pydantic models
+	@$(BIN)/touchstream schemas
+
+bench-collector: venv kafka-fetch ## collector events/s for 1/10/100-event batches vs the in-process ceiling
+	@$(BIN)/python -m loadtests.bench_collector
+
+bench-stream: venv kafka-fetch ## processor events/s from a pre-filled topic, and end-to-end latency
+	@$(BIN)/python -m loadtests.bench_stream
+
+clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
+	@deploy/kafka/kafka.sh down || true
+	@rm -rf data
+
+.PHONY: help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean

@@ -1,0 +1,93 @@
+"""The collector application factory: settings, sink, clock and key source in; a FastAPI app out.
+
+No I/O happens at import time. The lifespan creates the topics, starts the sink and, on shutdown, stops taking
+new batches (readiness turns 503), waits for in-flight ones, then flushes and stops the producer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from collector.responses import JsonResponse
+
+from collector.apps import KeyRingSource
+from collector.errors import CollectorError
+from collector.metrics import CollectorMetrics
+from collector.pii import PiiHasher
+from collector.routes import router
+from collector.settings import CollectorSettings
+from collector.sinks import Sink
+from touchstream.clock import Clock, system_clock
+from touchstream.kafka_admin import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectorState:
+    settings: CollectorSettings
+    sink: Sink
+    keys: KeyRingSource
+    clock: Clock
+    metrics: CollectorMetrics
+    hasher: PiiHasher
+    in_flight: int = 0
+    draining: bool = False
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def create_app(
+    settings: CollectorSettings,
+    sink: Sink,
+    *,
+    clock: Clock = system_clock,
+    keys: KeyRingSource | None = None,
+    metrics: CollectorMetrics | None = None,
+    create_topics: bool = True,
+) -> FastAPI:
+    state = CollectorState(
+        settings=settings,
+        sink=sink,
+        keys=keys or KeyRingSource(settings.collector_write_keys, settings.collector_apps_file),
+        clock=clock,
+        metrics=metrics or CollectorMetrics(),
+        hasher=PiiHasher(settings.pii_hash_secret.get_secret_value().encode()),
+    )
+    state.idle.set()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if create_topics:
+            await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_specs())
+        await sink.start()
+        log.info("collector ready", extra={"kafka": settings.kafka_bootstrap_servers})
+        try:
+            yield
+        finally:
+            state.draining = True
+            try:
+                await asyncio.wait_for(state.idle.wait(), settings.collector_shutdown_grace_s)
+            except TimeoutError:
+                log.warning("shutdown grace period over with %d requests in flight", state.in_flight)
+            await sink.stop()
+
+    app = FastAPI(
+        title="touchstream collector",
+        version="1",
+        lifespan=lifespan,
+        description="Event collection for mini-programs. See schemas/README.md for the event contract.",
+    )
+    app.state.collector = state
+    app.include_router(router)
+
+    @app.exception_handler(CollectorError)
+    async def _collector_error(_: Request, exc: CollectorError) -> JsonResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+        return JsonResponse({"error": exc.code, "message": exc.message}, exc.status, headers=headers)
+
+    return app

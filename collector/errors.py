@@ -1,0 +1,59 @@
+"""Every error the collector answers with, classified once: HTTP status, retriable or not, stable code.
+
+    CollectorError
+    ├── MalformedBody          400  the body is not a JSON batch (not retriable)
+    ├── Unauthorized           401  missing, unknown or revoked write key
+    ├── OriginNotAllowed       403  browser Origin not on the app's CORS allowlist
+    ├── PayloadTooLarge        413  body, decompressed body or event count over a limit
+    ├── UnsupportedEncoding    415  Content-Encoding other than identity or gzip
+    ├── RateLimited            429  retriable, with Retry-After
+    └── Unavailable            503  retriable, with Retry-After: Kafka did not acknowledge in time,
+        └── Overloaded         503  or too many requests are already in flight, or we are shutting down
+
+Rejections of single events are not errors: they are reported in a 200 response, per event.
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    status: int = 500
+    code: str = "internal"
+    retriable: bool = False
+    retry_after_s: int | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MalformedBody(CollectorError):
+    status, code = 400, "malformed_body"
+
+
+class Unauthorized(CollectorError):
+    status, code = 401, "unauthorized"
+
+
+class OriginNotAllowed(CollectorError):
+    status, code = 403, "origin_not_allowed"
+
+
+class PayloadTooLarge(CollectorError):
+    status, code = 413, "payload_too_large"
+
+
+class UnsupportedEncoding(CollectorError):
+    status, code = 415, "unsupported_encoding"
+
+
+class RateLimited(CollectorError):
+    status, code, retriable, retry_after_s = 429, "rate_limited", True, 1
+
+
+class Unavailable(CollectorError):
+    status, code, retriable, retry_after_s = 503, "unavailable", True, 2
+
+
+class Overloaded(Unavailable):
+    code = "overloaded"

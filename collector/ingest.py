@@ -1,0 +1,143 @@
+"""The pure heart of the collector: a parsed batch in, accepted events and per-event rejections out.
+
+Nothing here does I/O. The route hands over the raw events plus a `RequestContext` (transport facts and the
+received-at time from the injected clock); only the result touches a sink.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from collector.body import BodyLimits, shape_problem
+from collector.pii import PiiHasher
+from schemas.batch import parse_sent_at, strip_server_fields
+from schemas.enrich import enrich
+from schemas.events import EVENT_ADAPTER
+
+MAX_DEADLETTER_PAYLOAD = 4_096
+_PII_KEYS = ("phone",)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    app_id: str
+    received_at: datetime
+    ip: str
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    code: str  # one of REJECTION_CODES: bounded, usable as a metric label
+    reason: str  # for the developer: which field, what limit, what was sent
+    payload: str  # the raw event, PII hashed, truncated to MAX_DEADLETTER_PAYLOAD characters
+
+
+REJECTION_CODES = ("not_an_object", "too_large", "too_deep_or_long", "invalid")
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def ingest(
+    raw_events: list[Any],
+    sent_at_raw: Any,
+    ctx: RequestContext,
+    limits: BodyLimits,
+    hasher: PiiHasher,
+    max_future_skew: timedelta = timedelta(0),
+) -> IngestResult:
+    result = IngestResult()
+    sent_at, sent_at_problem = _sent_at(sent_at_raw)
+    for index, raw in enumerate(raw_events):
+        problem = _check_raw(raw, limits, sent_at_problem)
+        if problem is not None:
+            code, reason = problem
+            result.rejected.append(Rejection(index, code, reason, _dead_letter_payload(raw, hasher)))
+            continue
+        try:
+            event = EVENT_ADAPTER.validate_python(strip_server_fields(raw))
+        except ValidationError as exc:
+            reason = _explain(exc)
+            result.rejected.append(Rejection(index, "invalid", reason, _dead_letter_payload(raw, hasher)))
+            continue
+        enriched = enrich(
+            event,
+            app_id=ctx.app_id,
+            received_at=ctx.received_at,
+            sent_at=sent_at,
+            ip=ctx.ip,
+            user_agent=ctx.user_agent,
+            max_future_skew=max_future_skew,
+        )
+        _hash_pii(enriched, hasher)
+        result.accepted.append(enriched)
+    return result
+
+
+def _sent_at(raw: Any) -> tuple[datetime | None, str | None]:
+    if raw is None:
+        return None, None
+    try:
+        return parse_sent_at(raw), None
+    except ValueError as exc:
+        # A bad sent_at makes every event's time unknowable; reject them individually with the reason.
+        return None, f"sent_at is invalid: {exc}"
+
+
+def _check_raw(raw: Any, limits: BodyLimits, sent_at_problem: str | None) -> tuple[str, str] | None:
+    if not isinstance(raw, dict):
+        return "not_an_object", f"an event must be a JSON object, got {type(raw).__name__}"
+    if sent_at_problem:
+        return "invalid", sent_at_problem
+    size = len(orjson.dumps(raw))
+    if size > limits.max_event_bytes:
+        return "too_large", f"the event is {size} bytes; at most {limits.max_event_bytes} per event"
+    shape = shape_problem(raw, limits)
+    if shape is not None:
+        return "too_deep_or_long", f"the event is {shape}"
+    return None
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def _hash_pii(event: dict[str, Any], hasher: PiiHasher) -> None:
+    for container in (event, event.get("traits"), event.get("properties")):
+        if isinstance(container, dict):
+            for key in _PII_KEYS:
+                value = container.pop(key, None)
+                if isinstance(value, str) and value:
+                    container[f"{key}_hash"] = hasher.phone(value)
+
+
+def _dead_letter_payload(raw: Any, hasher: PiiHasher) -> str:
+    """The raw event as sent, minus plain phone numbers (dead letters are stored too), truncated."""
+    if isinstance(raw, dict):
+        raw = dict(raw)
+        for key in ("traits", "properties"):
+            if isinstance(raw.get(key), dict):
+                raw[key] = dict(raw[key])
+        _hash_pii(raw, hasher)
+    try:
+        text = orjson.dumps(raw).decode()
+    except TypeError:
+        text = repr(raw)
+    return text[:MAX_DEADLETTER_PAYLOAD]

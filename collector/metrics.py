@@ -1,0 +1,35 @@
+"""Prometheus metrics of the collector: constant names, bounded labels, one registry per app instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class CollectorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "touchstream_collector_requests", "HTTP requests by route template and status", ["route", "status"],
+            registry=r,
+        )
+        self.events_accepted = Counter(
+            "touchstream_collector_events_accepted", "Events acknowledged to clients", ["app_id"], registry=r
+        )
+        self.events_rejected = Counter(
+            "touchstream_collector_events_rejected", "Events rejected, by reason code", ["reason"], registry=r
+        )
+        self.kafka_publish_seconds = Histogram(
+            "touchstream_collector_kafka_publish_seconds", "Time until Kafka acknowledged a request's records",
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5), registry=r,
+        )
+        self.request_seconds = Histogram(
+            "touchstream_collector_request_seconds", "Request handling time by route template", ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5), registry=r,
+        )
+        self.in_flight = Gauge("touchstream_collector_in_flight", "Requests being handled", registry=r)
+        self.ambiguous_sends = Counter(
+            "touchstream_collector_ambiguous_sends",
+            "Publishes that missed their deadline and may still land (absorbed by event_id dedup)",
+            registry=r,
+        )

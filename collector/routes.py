@@ -1,0 +1,182 @@
+"""HTTP routes: extract transport facts, call the pure ingest step, hand the result to the sink.
+
+Handlers stay thin: everything that decides anything lives in `body`, `ingest` and `routing`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from collector.responses import JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from collector.auth import App, write_key_from_headers
+from collector.body import decompress, parse_batch
+from collector.errors import CollectorError, MalformedBody, OriginNotAllowed, Overloaded, PayloadTooLarge
+from collector.ingest import RequestContext, ingest
+from collector.network import client_ip
+from collector.routing import route_events, route_rejections
+
+if TYPE_CHECKING:
+    from collector.app import CollectorState
+
+router = APIRouter()
+
+_CORS_HEADERS = "content-type, content-encoding, x-write-key, authorization"
+
+
+def _state(request: Request) -> CollectorState:
+    state: CollectorState = request.app.state.collector
+    return state
+
+
+StateDep = Annotated["CollectorState", Depends(_state)]
+
+BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not a JSON batch"},
+    401: {"description": "Missing, unknown or revoked write key"},
+    403: {"description": "Browser Origin not allowed for this app"},
+    413: {"description": "Body, decompressed body or event count over the limit"},
+    415: {"description": "Unsupported Content-Encoding"},
+    503: {"description": "Not durably stored: retry after Retry-After seconds with the same event ids"},
+}
+
+
+@router.post(
+    "/v1/batch",
+    responses=BATCH_RESPONSES,
+    summary="Send a batch of SDK events",
+    description=(
+        "Body: `{\"sent_at\": ..., \"events\": [...]}` (see schemas/README.md), optionally gzip-encoded. "
+        "Authenticate with the `X-Write-Key` header or HTTP Basic with the write key as user name. "
+        "200 means every accepted event is durably in Kafka and every rejected one is in the dead-letter "
+        "topic; the response lists rejected events by index with a reason."
+    ),
+)
+async def post_batch(request: Request, state: StateDep) -> JsonResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await _handle_batch(request, state)
+        status = response.status_code
+        return response
+    except CollectorError as exc:
+        status = exc.status
+        raise
+    finally:
+        state.metrics.requests.labels("/v1/batch", str(status)).inc()
+        state.metrics.request_seconds.labels("/v1/batch").observe(time.perf_counter() - started)
+
+
+async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse:
+    if state.draining or state.in_flight >= state.settings.collector_max_in_flight:
+        msg = "the collector is busy or shutting down; retry with the same event ids"
+        raise Overloaded(msg)
+    app = state.keys.current().app_for(write_key_from_headers(request.headers))
+    origin = request.headers.get("origin")
+    if origin is not None and origin not in app.cors_origins:
+        msg = f"origin {origin!r} is not allowed for app {app.app_id!r}"
+        raise OriginNotAllowed(msg)
+
+    state.in_flight += 1
+    state.idle.clear()
+    state.metrics.in_flight.inc()
+    try:
+        limits = state.settings.body_limits()
+        raw = await _read_bounded(request, limits.max_body_bytes)
+        body = decompress(raw, request.headers.get("content-encoding"), limits)
+        sent_at, raw_events = parse_batch(body, limits)
+        peer = request.client.host if request.client else ""
+        ctx = RequestContext(
+            app_id=app.app_id,
+            received_at=state.clock(),
+            ip=client_ip(peer, request.headers.get("x-forwarded-for"), state.settings.trusted_proxy_networks()),
+            user_agent=request.headers.get("user-agent", "")[:512],
+        )
+        result = ingest(raw_events, sent_at, ctx, limits, state.hasher)
+        settings = state.settings
+        records = route_events(result.accepted, settings.kafka_events_topic)
+        records += route_rejections(result.rejected, ctx, settings.kafka_deadletter_topic)
+        if records:
+            await state.sink.publish(records)
+    finally:
+        state.in_flight -= 1
+        state.metrics.in_flight.dec()
+        if state.in_flight == 0:
+            state.idle.set()
+
+    state.metrics.events_accepted.labels(app.app_id).inc(len(result.accepted))
+    for rejection in result.rejected:
+        state.metrics.events_rejected.labels(rejection.code).inc()
+    payload = {
+        "accepted": len(result.accepted),
+        "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],
+    }
+    return JsonResponse(payload, headers=_cors_headers(origin, app))
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            msg = "Content-Length is not a number"
+            raise MalformedBody(msg)
+        if int(declared) > limit:
+            msg = f"the body is {declared} bytes; at most {limit}"
+            raise PayloadTooLarge(msg)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:  # chunked uploads have no Content-Length: stop reading at the limit
+            msg = f"the body is over {limit} bytes"
+            raise PayloadTooLarge(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _cors_headers(origin: str | None, app: App) -> dict[str, str] | None:
+    if origin is None or origin not in app.cors_origins:
+        return None
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+@router.options("/v1/batch", include_in_schema=False)
+async def preflight(request: Request, state: StateDep) -> Response:
+    # Preflights carry no write key, so an origin is allowed here if any app lists it; the POST itself then
+    # checks the origin against the key's own app.
+    origin = request.headers.get("origin", "")
+    allowed = any(origin in a.cors_origins for a in state.keys.current().apps)
+    if not allowed:
+        return Response(status_code=403)
+    return Response(
+        status_code=204,
+        headers={
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": _CORS_HEADERS,
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        },
+    )
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: Kafka is reachable and we are not shutting down")
+async def readyz(state: StateDep) -> JsonResponse:
+    if state.draining:
+        return JsonResponse({"status": "draining"}, 503)
+    if not await state.sink.is_healthy():
+        return JsonResponse({"status": "kafka unreachable"}, 503)
+    return JsonResponse({"status": "ready"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

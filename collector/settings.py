@@ -1,0 +1,61 @@
+"""The collector's settings: one frozen object, read from the environment, validated at start."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from collector.body import BodyLimits
+from touchstream.config import ServiceSettings
+
+DEV_PII_SECRET = "development-only-pii-secret"  # noqa: S105 - refused outside development, see below
+
+
+class CollectorSettings(ServiceSettings):
+    collector_host: str = "127.0.0.1"
+    collector_port: int = Field(default=8000, ge=0, le=65535)
+    # Apps and their write keys: a JSON file (re-read when it changes, so revocation needs no restart)
+    # and/or inline `app_id:key,app_id:key`.
+    collector_apps_file: Path | None = None
+    collector_write_keys: str = ""
+    pii_hash_secret: SecretStr = SecretStr(DEV_PII_SECRET)
+    collector_send_deadline_s: float = Field(default=2.0, gt=0, le=30)
+    collector_max_in_flight: int = Field(default=256, ge=1)
+    collector_shutdown_grace_s: float = Field(default=10.0, ge=0)
+    collector_max_body_bytes: int = Field(default=500_000, ge=1024)
+    collector_max_events: int = Field(default=2_500, ge=1)
+    collector_max_event_bytes: int = Field(default=32_768, ge=256)
+    collector_max_depth: int = Field(default=12, ge=2)
+    collector_max_string_chars: int = Field(default=8_192, ge=64)
+    # X-Forwarded-For is honoured only when the direct peer is one of these (IPs or CIDRs, comma-separated).
+    collector_trusted_proxies: str = ""
+
+    @model_validator(mode="after")
+    def _guard(self) -> CollectorSettings:
+        secret = self.pii_hash_secret.get_secret_value()
+        if not self.is_development and secret == DEV_PII_SECRET:
+            msg = "PII_HASH_SECRET must be set to a deployment secret in production"
+            raise ValueError(msg)
+        if len(secret) < 16:
+            msg = "PII_HASH_SECRET must be at least 16 characters"
+            raise ValueError(msg)
+        if not self.collector_apps_file and not self.collector_write_keys:
+            msg = "no apps configured: set COLLECTOR_APPS_FILE or COLLECTOR_WRITE_KEYS"
+            raise ValueError(msg)
+        self.trusted_proxy_networks()  # fail at start on a malformed entry
+        return self
+
+    def body_limits(self) -> BodyLimits:
+        return BodyLimits(
+            max_body_bytes=self.collector_max_body_bytes,
+            max_events=self.collector_max_events,
+            max_event_bytes=self.collector_max_event_bytes,
+            max_depth=self.collector_max_depth,
+            max_string_chars=self.collector_max_string_chars,
+        )
+
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        items = [p.strip() for p in self.collector_trusted_proxies.split(",") if p.strip()]
+        return [ipaddress.ip_network(p, strict=False) for p in items]

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make run`: Kafka, the collector and the stream processor on embedded defaults; Ctrl-C stops all of it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p data
+export COLLECTOR_APPS_FILE="${COLLECTOR_APPS_FILE:-data/apps.json}"
+export CLICKHOUSE_URL="${CLICKHOUSE_URL:-chdb://./data/clickhouse}"
+export KAFKA_PORT="${KAFKA_PORT:-9092}"
+export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
+export LOG_JSON="${LOG_JSON:-false}"
+bin=.venv/bin
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "stopping..."
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  deploy/kafka/kafka.sh down
+}
+trap cleanup INT TERM EXIT
+
+deploy/kafka/kafka.sh up
+key="$($bin/touchstream dev-app --apps-file "$COLLECTOR_APPS_FILE")"
+$bin/touchstream stream 2> >(sed 's/^/[stream] /' >&2) &
+pids+=($!)
+$bin/touchstream collector 2> >(sed 's/^/[collector] /' >&2) &
+pids+=($!)
+
+port="${COLLECTOR_PORT:-8000}"
+for _ in $(seq 1 60); do
+  curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+cat <<MSG
+
+touchstream is running
+  collector      http://127.0.0.1:$port   (POST /v1/batch, /docs, /metrics, /readyz)
+  kafka          $KAFKA_BOOTSTRAP_SERVERS  (data in data/kafka)
+  clickhouse     $CLICKHOUSE_URL  (query: .venv/bin/touchstream sql "SELECT ...")
+  dev app        app_id=dev  write key: $key
+
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}"

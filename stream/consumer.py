@@ -1,0 +1,246 @@
+"""The Kafka consumer shell: poll, hand records to the pure processor, write, checkpoint. Nothing else.
+
+State is a function of what ClickHouse holds below the committed offsets: on partition assignment, and after a
+failed flush, a partition's state is rebuilt from ClickHouse and consumption restarts from the committed offset.
+That keeps recovery, rebalances and a second group member on one simple, tested path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import OffsetAndMetadata
+
+from stream.checkpoint import Range, batch_end, pending_end
+from stream.errors import StoreFatal, StreamError
+from stream.metrics import StreamMetrics
+from stream.processor import PartitionProcessor, SourceRecord
+from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
+from stream.settings import StreamSettings
+from stream.writer import ClickHouseWriter
+
+log = logging.getLogger(__name__)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: StreamRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._runner.on_revoked(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._runner.on_assigned(list(assigned))
+
+
+class StreamRunner:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        writer: ClickHouseWriter,
+        metrics: StreamMetrics,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.metrics = metrics
+        self._monotonic = monotonic
+        self._consumer: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._buffers: dict[TopicPartition, list[SourceRecord]] = {}
+        self._processors: dict[TopicPartition, PartitionProcessor] = {}
+        self._forced_end: dict[TopicPartition, int] = {}
+        self._oldest_buffered: float | None = None
+        self._backoff = settings.stream_retry_initial_s
+        self.ready = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+        await self._admin.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.stream_group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.stream_max_poll_records,
+            isolation_level="read_committed",
+            client_id="touchstream-stream",
+        )
+        self._consumer.subscribe([s.kafka_events_topic, s.kafka_deadletter_topic], listener=_Listener(self))
+        await self._consumer.start()
+        try:
+            while not stop.is_set():
+                await self._poll_once()
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await self._flush(list(self._buffers))
+            except StreamError as exc:
+                log.warning("final flush failed, its records will be replayed: %s", exc)
+            await consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+
+    # -- the loop ----------------------------------------------------------------------------------------
+
+    async def _poll_once(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None  # noqa: S101 - run() sets it before the loop
+        batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.stream_max_poll_records)
+        for tp, messages in batches.items():
+            if tp not in self._processors:
+                continue  # revoked while the fetch was in flight
+            buffer = self._buffers.setdefault(tp, [])
+            buffer.extend(
+                SourceRecord(m.topic, m.partition, m.offset, m.value or b"", m.timestamp or 0) for m in messages
+            )
+            if self._oldest_buffered is None:
+                self._oldest_buffered = self._monotonic()
+        if self._due():
+            try:
+                await self._flush(list(self._buffers))
+                self._backoff = self.settings.stream_retry_initial_s
+            except StoreFatal:
+                raise
+            except StreamError as exc:
+                await self._recover(exc)
+
+    def _due(self) -> bool:
+        buffered = sum(len(b) for b in self._buffers.values())
+        if buffered == 0:
+            return False
+        if buffered >= self.settings.stream_flush_rows:
+            return True
+        age = self._monotonic() - (self._oldest_buffered or self._monotonic())
+        return age >= self.settings.stream_flush_interval_s
+
+    async def _flush(self, partitions: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        ranges: dict[TopicPartition, Range] = {}
+        for tp in partitions:
+            buffer = self._buffers.get(tp, [])
+            end = batch_end([r.offset for r in buffer], self._forced_end.get(tp))
+            if end is not None:
+                ranges[tp] = Range(tp.topic, tp.partition, buffer[0].offset, end)
+        if not ranges:
+            return
+        started = time.perf_counter()
+        await consumer.commit({tp: OffsetAndMetadata(r.first, r.pending_marker()) for tp, r in ranges.items()})
+        written = 0
+        for tp, rng in ranges.items():
+            records = [r for r in self._buffers[tp] if r.offset <= rng.last]
+            out = self._processors[tp].process(records)
+            await self.writer.insert("events", EVENT_COLUMNS, out.events, rng.token("events"))
+            await self.writer.insert("bad_events", BAD_EVENT_COLUMNS, out.bad_events, rng.token("bad_events"))
+            written += len(out.events)
+            self.metrics.events_written.inc(len(out.events))
+            self.metrics.duplicates_dropped.inc(out.duplicates)
+            self.metrics.bad_events_written.inc(len(out.bad_events))
+        await consumer.commit({tp: OffsetAndMetadata(r.last + 1, "") for tp, r in ranges.items()})
+        for tp, rng in ranges.items():
+            self._buffers[tp] = [r for r in self._buffers[tp] if r.offset > rng.last]
+            self._forced_end.pop(tp, None)
+            self.metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(rng.last + 1)
+        self._oldest_buffered = self._monotonic() if any(self._buffers.values()) else None
+        self.metrics.flush_seconds.observe(time.perf_counter() - started)
+        log.info("flushed %d events from %d partitions", written, len(ranges))
+
+    async def _recover(self, exc: StreamError) -> None:
+        """ClickHouse (or the commit) failed: back off, then restart every partition from its checkpoint."""
+        delay = self._backoff
+        self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+        self.metrics.flush_failures.inc()
+        log.warning("flush failed, retrying in %.1fs from the last checkpoint: %s", delay, exc)
+        await asyncio.sleep(delay)
+        consumer = self._consumer
+        if consumer is None:
+            return
+        tps = list(self._processors)
+        try:
+            await self._restore(tps)
+        except StreamError as again:
+            log.warning("state restore failed, will retry: %s", again)
+
+    # -- rebalancing ---------------------------------------------------------------------------------------
+
+    async def on_revoked(self, revoked: list[TopicPartition]) -> None:
+        try:
+            await self._flush([tp for tp in revoked if tp in self._buffers])
+        except StreamError as exc:
+            # Uncommitted: the partition's next owner replays the range from the pending marker.
+            log.warning("flush on revoke failed, the next owner replays it: %s", exc)
+        for tp in revoked:
+            self._buffers.pop(tp, None)
+            self._processors.pop(tp, None)
+            self._forced_end.pop(tp, None)
+
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        while True:
+            try:
+                await self._restore(assigned)
+                break
+            except StoreFatal:
+                raise
+            except StreamError as exc:
+                log.warning("cannot restore state from ClickHouse yet, retrying: %s", exc)
+                await asyncio.sleep(self._backoff)
+                self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+        self.ready.set()
+
+    async def _restore(self, partitions: list[TopicPartition]) -> None:
+        """Rebuild each partition's state from ClickHouse rows below its committed offset; seek there."""
+        consumer, admin = self._consumer, self._admin
+        if consumer is None or admin is None or not partitions:
+            return
+        committed: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
+            self.settings.stream_group_id, partitions=partitions
+        )
+        s = self.settings
+        for tp in partitions:
+            meta = committed.get(tp)
+            offset = meta.offset if meta is not None and meta.offset >= 0 else None
+            processor = PartitionProcessor(
+                s.kafka_events_topic, s.kafka_deadletter_topic,
+                timedelta(seconds=s.stream_dedup_window_s), s.stream_dedup_max_ids,
+            )
+            if tp.topic == s.kafka_events_topic and offset:
+                processor.seen.load(await self._seen_ids(tp.partition, offset))
+            self._processors[tp] = processor
+            self._buffers[tp] = []
+            end = pending_end(meta.metadata if meta is not None else None)
+            if end is not None:
+                self._forced_end[tp] = end
+            else:
+                self._forced_end.pop(tp, None)
+            if offset is not None:
+                consumer.seek(tp, offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+        self._oldest_buffered = None
+
+    async def _seen_ids(self, partition: int, below_offset: int) -> list[tuple[tuple[str, str], Any]]:
+        window = self.settings.stream_dedup_window_s
+        rows = await self.writer.query(
+            "SELECT app_id, event_id, received_at FROM events "
+            "WHERE _partition = {p:UInt16} AND _offset < {o:UInt64} AND received_at >= "
+            "(SELECT max(received_at) FROM events WHERE _partition = {p:UInt16} AND _offset < {o:UInt64}) "
+            "- toIntervalSecond({w:UInt32}) ORDER BY received_at LIMIT {n:UInt32}",
+            {"p": partition, "o": below_offset, "w": window, "n": self.settings.stream_dedup_max_ids},
+        )
+        return [((app, eid), at.replace(tzinfo=UTC) if at.tzinfo is None else at) for app, eid, at in rows]

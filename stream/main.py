@@ -1,0 +1,81 @@
+"""`touchstream stream`: open the store, migrate, then consume until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+import uvicorn
+from pydantic import ValidationError
+
+from stream.consumer import StreamRunner
+from stream.errors import StoreFatal
+from stream.metrics import StreamMetrics
+from stream.query_server import create_query_app
+from stream.settings import StreamSettings
+from stream.store import connect, migrate
+from stream.writer import ClickHouseWriter
+from touchstream import logs
+from touchstream.kafka_admin import StartupError, ensure_topics
+
+log = logging.getLogger("stream")
+
+
+def run() -> int:
+    try:
+        settings = StreamSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.stderr.write(f"stream: invalid configuration: {problems}\n")
+        return 2
+    logs.configure(settings.log_level, settings.log_json)
+    try:
+        return asyncio.run(_main(settings))
+    except StartupError as exc:
+        sys.stderr.write(f"stream: {exc}\n")
+        return 2
+    except StoreFatal as exc:
+        sys.stderr.write(f"stream: ClickHouse refused our writes, stopping: {exc}\n")
+        return 1
+
+
+async def _main(settings: StreamSettings) -> int:
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_specs())
+    client = connect(settings.clickhouse_url, settings.clickhouse_database)
+    migrate(client)
+    query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
+    writer = ClickHouseWriter(client)
+    runner = StreamRunner(settings, writer, StreamMetrics())
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_query_app(query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s),
+            host=settings.stream_query_host,
+            port=settings.stream_query_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server_task = asyncio.create_task(server.serve())
+    log.info(
+        "stream processor consuming %s into %s (query endpoint http://%s:%d)",
+        settings.kafka_events_topic, settings.clickhouse_url, settings.stream_query_host, settings.stream_query_port,
+    )
+    try:
+        await runner.run(stop)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await server_task
+        writer.close()
+    return 0

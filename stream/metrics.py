@@ -1,0 +1,28 @@
+"""Prometheus metrics of the stream processor: constant names, bounded labels, one registry per runner."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class StreamMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_written = Counter("touchstream_stream_events_written", "Event rows inserted", registry=r)
+        self.duplicates_dropped = Counter(
+            "touchstream_stream_duplicates_dropped", "Events dropped as already seen (event_id)", registry=r
+        )
+        self.bad_events_written = Counter(
+            "touchstream_stream_bad_events_written", "Dead-letter and poison rows inserted", registry=r
+        )
+        self.flush_failures = Counter(
+            "touchstream_stream_flush_failures", "Flushes that failed and were replayed", registry=r
+        )
+        self.flush_seconds = Histogram(
+            "touchstream_stream_flush_seconds", "Time to write and commit one flush",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,
+        )
+        self.committed_offset = Gauge(
+            "touchstream_stream_committed_offset", "Last committed offset", ["topic", "partition"], registry=r
+        )

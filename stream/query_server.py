@@ -1,0 +1,68 @@
+"""The read-only SQL endpoint of the stream processor, so analysts can query the embedded store it owns.
+
+POST /v1/query {"sql": "SELECT ..."} → {"columns": [...], "types": [...], "rows": [[...], ...]}.
+Bound to loopback by default (STREAM_QUERY_HOST). With a ClickHouse server, `touchstream sql` goes to the
+server directly and this endpoint is merely a convenience.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from stream.errors import clickhouse_code
+from stream.readonly import NotReadOnly, check_read_only, read_only_settings
+
+MAX_REQUEST_BYTES = 200_000
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(content, default=str), status, media_type="application/json")
+
+
+def run_query(client: Any, sql: str, max_rows: int, timeout_s: int) -> dict[str, Any]:
+    statement = check_read_only(sql)
+    result = client.query(statement, settings=read_only_settings(max_rows, timeout_s))
+    return {
+        "columns": list(result.column_names),
+        "types": [t.name for t in result.column_types],
+        "rows": [list(r) for r in result.result_rows],
+    }
+
+
+def create_query_app(client: Any, max_rows: int, timeout_s: int) -> Starlette:
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-query")
+
+    async def query(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_REQUEST_BYTES:
+            return _json({"error": "request too large"}, 413)
+        try:
+            doc = orjson.loads(body)
+            sql = doc["sql"]
+            if not isinstance(sql, str):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return _json({"error": 'send {"sql": "SELECT ..."}'}, 400)
+        loop = asyncio.get_running_loop()
+        try:
+            payload = await loop.run_in_executor(executor, run_query, client, sql, max_rows, timeout_s)
+        except NotReadOnly as exc:
+            return _json({"error": str(exc)}, 403)
+        except Exception as exc:  # noqa: BLE001 - ClickHouse errors go back to the analyst as text
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
+            status = 403 if clickhouse_code(exc) in (164, 497) else 400
+            return _json({"error": first}, status)
+        return _json(payload)
+
+    async def health(_: Request) -> Response:
+        return _json({"status": "ok"})
+
+    return Starlette(routes=[Route("/v1/query", query, methods=["POST"]), Route("/healthz", health)])

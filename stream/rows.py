@@ -1,0 +1,93 @@
+"""Mapping decoded Kafka payloads to ClickHouse rows: pure, one function per table.
+
+Column order is the `*_COLUMNS` tuple of each table; the writer inserts with those names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+EVENT_COLUMNS = (
+    "app_id", "event_id", "type", "name", "event_time", "timestamp", "sent_at", "received_at",
+    "anonymous_id", "user_id", "openid", "unionid", "phone_hash", "platform", "app_version", "scene", "path",
+    "query", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "share_from", "share_depth",
+    "order_id", "revenue", "currency", "properties", "context", "ip", "user_agent", "clock_corrected",
+    "clock_clamped", "_partition", "_offset",
+)
+
+BAD_EVENT_COLUMNS = (
+    "app_id", "source", "stage", "received_at", "code", "reason", "payload", "ip", "user_agent",
+    "_partition", "_offset",
+)
+
+
+def parse_time(value: str) -> datetime:
+    """ISO-8601 with a trailing Z (as the collector writes it) to an aware UTC datetime."""
+    return datetime.fromisoformat(value)
+
+
+def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
+    context = event.get("context") or {}
+    campaign = context.get("campaign") or {}
+    share = context.get("share") or {}
+    properties = event.get("properties") or {}
+    revenue = properties.get("revenue")
+    sent_at = event.get("sent_at")
+    return (
+        event["app_id"],
+        event["event_id"],
+        event["type"],
+        event.get("name") or "",
+        parse_time(event["event_time"]),
+        parse_time(event["timestamp"]),
+        parse_time(sent_at) if sent_at else None,
+        parse_time(event["received_at"]),
+        event["anonymous_id"],
+        event.get("user_id") or "",
+        event.get("openid") or "",
+        event.get("unionid") or "",
+        event.get("phone_hash") or "",
+        context.get("platform") or "",
+        context.get("app_version") or "",
+        context.get("scene") or 0,
+        context.get("path") or "",
+        context.get("query") or {},
+        campaign.get("source") or "",
+        campaign.get("medium") or "",
+        campaign.get("name") or "",
+        campaign.get("content") or "",
+        campaign.get("term") or "",
+        share.get("from") or "",
+        share.get("depth"),
+        str(properties.get("order_id") or ""),
+        Decimal(revenue) if revenue is not None else None,
+        properties.get("currency") or "",
+        orjson.dumps(properties).decode(),
+        orjson.dumps(context).decode(),
+        event.get("ip") or "",
+        event.get("user_agent") or "",
+        1 if event.get("clock_corrected") else 0,
+        1 if event.get("clock_clamped") else 0,
+        partition,
+        offset,
+    )
+
+
+def bad_event_row(item: dict[str, Any], stage: str, partition: int, offset: int) -> tuple[Any, ...]:
+    return (
+        str(item.get("app_id") or ""),
+        str(item.get("source") or "sdk"),
+        stage,
+        parse_time(item["received_at"]),
+        str(item.get("code") or "invalid"),
+        str(item.get("reason") or ""),
+        str(item.get("payload") or "")[:65_536],
+        str(item.get("ip") or ""),
+        str(item.get("user_agent") or ""),
+        partition,
+        offset,
+    )

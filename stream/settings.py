@@ -1,0 +1,28 @@
+"""The stream processor's settings: one frozen object, read from the environment, validated at start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from touchstream.config import ServiceSettings
+
+
+class StreamSettings(ServiceSettings):
+    clickhouse_url: str = "chdb://./data/clickhouse"
+    clickhouse_database: str = Field(default="touchstream", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    stream_group_id: str = "touchstream-stream"
+    # ClickHouse wants few, large inserts (1k–100k rows, about one a second).
+    stream_flush_rows: int = Field(default=10_000, ge=1)
+    stream_flush_interval_s: float = Field(default=1.0, gt=0)
+    stream_max_poll_records: int = Field(default=5_000, ge=1)
+    # Client retries of the same batch are dropped by event id within this window (rebuilt from ClickHouse on
+    # partition assignment); older duplicates are left to ReplacingMergeTree (query with FINAL).
+    stream_dedup_window_s: int = Field(default=3_600, ge=0)
+    stream_dedup_max_ids: int = Field(default=2_000_000, ge=1_000)
+    stream_retry_initial_s: float = Field(default=0.5, gt=0)
+    stream_retry_max_s: float = Field(default=30.0, gt=0)
+    # The read-only SQL endpoint that lets analysts query the embedded store while this process owns it.
+    stream_query_host: str = "127.0.0.1"
+    stream_query_port: int = Field(default=8124, ge=0, le=65535)
+    stream_query_max_rows: int = Field(default=100_000, ge=1)
+    stream_query_timeout_s: int = Field(default=30, ge=1)

@@ -1,0 +1,119 @@
+"""Reaching ClickHouse: one URL picks the embedded engine (chdb://path) or a server (http(s)://host:8123).
+
+Both go through clickhouse-connect, so every other module is indifferent to which one it is. The schema is
+created and migrated at start from the versioned DDL files in `schemas/ddl/` (NNN_name.sql, applied in order,
+each once, recorded in `schema_migrations`). chDB allows one data folder per process and one process per
+folder: the stream processor owns it, and everyone else reads through its query endpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from touchstream.kafka_admin import StartupError
+
+log = logging.getLogger(__name__)
+
+_DDL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def is_embedded(url: str) -> bool:
+    return url.startswith("chdb://")
+
+
+def connect(url: str, database: str) -> Any:
+    """A clickhouse-connect client on `database`, created if missing. Raises StartupError with one line."""
+    if not _DATABASE_NAME.match(database):
+        msg = f"CLICKHOUSE_DATABASE {database!r} is not a valid database name"
+        raise StartupError(msg)
+    try:
+        if is_embedded(url):
+            # chdb://./data/clickhouse (relative) or chdb:///abs/path: always handed over as an absolute path.
+            path = Path(url.removeprefix("chdb://") or "./data/clickhouse").resolve()
+            path.mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(interface="chdb", path=str(path))
+        else:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https"):
+                msg = f"CLICKHOUSE_URL {url!r} must start with chdb://, http:// or https://"
+                raise StartupError(msg)
+            client = clickhouse_connect.get_client(dsn=url, connect_timeout=5, send_receive_timeout=60)
+        client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        client.database = database
+    except StartupError:
+        raise
+    except (ClickHouseError, OSError) as exc:
+        where = _redact(url)
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        msg = f"cannot open ClickHouse at {where}: {first} (check CLICKHOUSE_URL; a chdb:// folder is owned by one process)"
+        raise StartupError(msg) from None
+    return client
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def load_migrations(directory: Path | None = None) -> list[Migration]:
+    if directory is None:
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in resources.files("schemas").joinpath("ddl").iterdir()]
+    else:
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in directory.iterdir()]
+    migrations = []
+    for name, text in sorted(files):
+        match = _DDL_NAME.match(name)
+        if not match:
+            continue
+        # Comments go first so a ';' inside one never splits a statement.
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+        statements = tuple(s.strip() for s in body.split(";") if s.strip())
+        migrations.append(Migration(int(match.group(1)), name, statements))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        msg = f"two DDL files share a version number: {sorted(versions)}"
+        raise StartupError(msg)
+    return migrations
+
+
+def migrate(client: Any, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply the migrations not yet recorded; idempotent. Returns the names applied now."""
+    client.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    applied = []
+    for migration in migrations if migrations is not None else load_migrations():
+        if migration.version in done:
+            continue
+        try:
+            for statement in migration.statements:
+                client.command(statement)
+        except ClickHouseError as exc:
+            first = str(exc).strip().splitlines()[0][:300]
+            msg = f"migration {migration.name} failed: {first}"
+            raise StartupError(msg) from None
+        client.insert("schema_migrations", [[migration.version, migration.name]], column_names=["version", "name"])
+        applied.append(migration.name)
+        log.info("applied migration %s", migration.name)
+    return applied

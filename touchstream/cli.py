@@ -1,0 +1,63 @@
+"""The `touchstream` command: one entry point for the services and the tools around them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="touchstream",
+        description="Event collection and multi-touch attribution for mini-programs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("collector", help="run the HTTP collector (settings from the environment, see README)")
+    sub.add_parser("stream", help="run the stream processor: Kafka → ClickHouse, plus its read-only SQL endpoint")
+    sql = sub.add_parser("sql", help="run one read-only SQL query against the store and print the result")
+    sql.add_argument("query", help='e.g. "SELECT type, count() FROM events GROUP BY type"')
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--url", default=os.environ.get("CLICKHOUSE_URL", "chdb://./data/clickhouse"))
+    sql.add_argument("--database", default=os.environ.get("CLICKHOUSE_DATABASE", "touchstream"))
+    sql.add_argument("--endpoint", default=None, help="the stream processor's query endpoint (embedded store)")
+    schemas = sub.add_parser("schemas", help="export the event JSON Schemas (or --check that they are current)")
+    schemas.add_argument("args", nargs=argparse.REMAINDER)
+    dev = sub.add_parser("dev-app", help="print the development app's write key, creating it if needed")
+    dev.add_argument("--apps-file", default=os.environ.get("COLLECTOR_APPS_FILE", "data/apps.json"))
+
+    args = parser.parse_args(argv)
+    if args.command == "collector":
+        from collector.main import run as run_collector
+
+        return run_collector()
+    if args.command == "stream":
+        from stream.main import run as run_stream
+
+        return run_stream()
+    if args.command == "sql":
+        from touchstream.sqlclient import QueryError, default_endpoint, execute, render
+
+        try:
+            result = execute(args.query, url=args.url, database=args.database, endpoint=args.endpoint or default_endpoint())
+        except QueryError as exc:
+            sys.stderr.write(f"touchstream sql: {exc}\n")
+            return 1
+        sys.stdout.write(render(result, args.format) + "\n")
+        return 0
+    if args.command == "schemas":
+        from schemas.export import main as export_main
+
+        return int(export_main(args.args) or 0)
+    if args.command == "dev-app":
+        from touchstream.devapp import ensure_dev_app
+
+        sys.stdout.write(ensure_dev_app(Path(args.apps_file)) + "\n")
+        return 0
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
