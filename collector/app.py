@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from collector.responses import JsonResponse
 
 from collector.apps import KeyRingSource
 from collector.errors import CollectorError
 from collector.metrics import CollectorMetrics
 from collector.pii import PiiHasher
+from collector.responses import JsonResponse
 from collector.routes import router
 from collector.settings import CollectorSettings
 from collector.sinks import Sink

@@ -61,6 +61,7 @@ def parse_batch(body: bytes, limits: BodyLimits) -> tuple[Any, list[Any]]:
     except orjson.JSONDecodeError as exc:
         msg = f"the body is not valid JSON (UTF-8, no NaN, integers within 64 bits): {exc}"
         raise MalformedBody(msg) from None
+    events: Any
     if isinstance(doc, list):
         events, sent_at = doc, None  # a bare array of events is accepted as a batch without sent_at
     elif isinstance(doc, dict):

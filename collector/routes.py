@@ -9,7 +9,6 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from collector.responses import JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.auth import App, write_key_from_headers
@@ -17,6 +16,7 @@ from collector.body import decompress, parse_batch
 from collector.errors import CollectorError, MalformedBody, OriginNotAllowed, Overloaded, PayloadTooLarge
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
+from collector.responses import JsonResponse
 from collector.routing import route_events, route_rejections
 
 if TYPE_CHECKING:

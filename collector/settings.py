@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from collector.body import BodyLimits
 from touchstream.config import ServiceSettings
 
-DEV_PII_SECRET = "development-only-pii-secret"  # noqa: S105 - refused outside development, see below
+DEV_PII_SECRET = "development-only-pii-secret"
 
 
 class CollectorSettings(ServiceSettings):

@@ -78,19 +78,24 @@ class StreamRunner:
         )
         self._consumer.subscribe([s.kafka_events_topic, s.kafka_deadletter_topic], listener=_Listener(self))
         await self._consumer.start()
+        graceful = False
         try:
             while not stop.is_set():
                 await self._poll_once()
+            graceful = True
         finally:
-            await self._shutdown()
+            await self._shutdown(flush=graceful)
 
-    async def _shutdown(self) -> None:
-        consumer, self._consumer = self._consumer, None
+    async def _shutdown(self, flush: bool) -> None:
+        """A graceful stop writes what is buffered; after a failure nothing more is written or committed."""
+        consumer = self._consumer
         if consumer is not None:
-            try:
-                await self._flush(list(self._buffers))
-            except StreamError as exc:
-                log.warning("final flush failed, its records will be replayed: %s", exc)
+            if flush:
+                try:
+                    await self._flush(list(self._buffers))
+                except StreamError as exc:
+                    log.warning("final flush failed, its records will be replayed: %s", exc)
+            self._consumer = None
             await consumer.stop()
         if self._admin is not None:
             await self._admin.close()
@@ -99,7 +104,7 @@ class StreamRunner:
 
     async def _poll_once(self) -> None:
         consumer = self._consumer
-        assert consumer is not None  # noqa: S101 - run() sets it before the loop
+        assert consumer is not None
         batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.stream_max_poll_records)
         for tp, messages in batches.items():
             if tp not in self._processors:

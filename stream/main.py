@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 
 import uvicorn
 from pydantic import ValidationError
@@ -22,6 +23,14 @@ from touchstream import logs
 from touchstream.kafka_admin import StartupError, ensure_topics
 
 log = logging.getLogger("stream")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our own loop: SIGINT/SIGTERM belong to the processor, which must flush before exiting."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def run() -> int:
@@ -55,7 +64,7 @@ async def _main(settings: StreamSettings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    server = uvicorn.Server(
+    server = _EmbeddedServer(
         uvicorn.Config(
             create_query_app(query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s),
             host=settings.stream_query_host,
@@ -65,7 +74,6 @@ async def _main(settings: StreamSettings) -> int:
             lifespan="off",
         )
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     server_task = asyncio.create_task(server.serve())
     log.info(
         "stream processor consuming %s into %s (query endpoint http://%s:%d)",

@@ -7,6 +7,7 @@ error: it never stops the partition.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,10 +87,8 @@ class PartitionProcessor:
 def _poison_row(record: SourceRecord, exc: Exception) -> tuple[Any, ...]:
     log.warning("poison record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
     app_id = ""
-    try:
+    with contextlib.suppress(IndexError, UnicodeDecodeError):
         app_id = record.value.split(b'"app_id":"', 1)[1].split(b'"', 1)[0].decode()[:64]
-    except (IndexError, UnicodeDecodeError):
-        pass
     item = {
         "app_id": app_id,
         "source": "kafka",

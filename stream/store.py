@@ -62,7 +62,8 @@ def connect(url: str, database: str) -> Any:
     except (ClickHouseError, OSError) as exc:
         where = _redact(url)
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        msg = f"cannot open ClickHouse at {where}: {first} (check CLICKHOUSE_URL; a chdb:// folder is owned by one process)"
+        hint = "check CLICKHOUSE_URL; a chdb:// folder is owned by one process"
+        msg = f"cannot open ClickHouse at {where}: {first} ({hint})"
         raise StartupError(msg) from None
     return client
 

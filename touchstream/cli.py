@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         from touchstream.sqlclient import QueryError, default_endpoint, execute, render
 
         try:
-            result = execute(args.query, url=args.url, database=args.database, endpoint=args.endpoint or default_endpoint())
+            endpoint = args.endpoint or default_endpoint()
+            result = execute(args.query, url=args.url, database=args.database, endpoint=endpoint)
         except QueryError as exc:
             sys.stderr.write(f"touchstream sql: {exc}\n")
             return 1

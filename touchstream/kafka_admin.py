@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,10 +50,9 @@ async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec], timeout_s: 
                 )
                 for t in wanted
             ]
-            try:
+            # Another service may create the same topic between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another service created it between list and create
             log.info("created topics", extra={"topics": [t.name for t in wanted]})
     except KafkaError as exc:
         msg = f"cannot create topics on Kafka at {bootstrap}: {type(exc).__name__}: {exc}"
@@ -64,5 +64,5 @@ async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec], timeout_s: 
 async def _close_quietly(admin: AIOKafkaAdminClient) -> None:
     try:
         await admin.close()
-    except Exception:  # noqa: BLE001 - closing a client that never connected may raise anything
+    except Exception:
         log.debug("admin close failed", exc_info=True)

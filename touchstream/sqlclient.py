@@ -43,7 +43,7 @@ def execute(sql: str, *, url: str, database: str, endpoint: str, max_rows: int =
     try:
         client = connect(url, database)
         return run_query(client, sql, max_rows, 30)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any store failure is reported to the analyst as one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
         raise QueryError(first) from None
 

@@ -1,0 +1,113 @@
+"""The foundation's acceptance: real collector and stream processes, the real broker, the real ClickHouse engine."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.harness import Service, scalar, sql, wait_for
+
+pytestmark = pytest.mark.integration
+
+WRITE_KEY = "wk_test_e2e_0123456789"
+
+
+def _batch(prefix: str, n: int) -> dict[str, object]:
+    types = ["exposure", "click", "enter", "page_view", "register"]
+    events = [
+        {
+            "event_id": f"{prefix}-{i}",
+            "type": types[i % len(types)],
+            "timestamp": "2026-11-20T10:00:00.000Z",
+            "anonymous_id": f"anon-{i % 7}",
+            "context": {"scene": 1007, "query": {"utm_source": "douyin"}},
+        }
+        for i in range(n)
+    ]
+    return {"sent_at": "2026-11-20T10:00:01.000Z", "events": events}
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]):  # type: ignore[no-untyped-def]
+    collector_port, query_port = free_port(), free_port()
+    env = {
+        **topics,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
+        "COLLECTOR_WRITE_KEYS": f"shop:{WRITE_KEY}",
+        "COLLECTOR_PORT": str(collector_port),
+        "STREAM_QUERY_PORT": str(query_port),
+        "STREAM_FLUSH_INTERVAL_S": "0.3",
+    }
+    collector = Service("collector", env, tmp_path / "collector.log").start()
+    stream = Service("stream", env, tmp_path / "stream.log").start()
+    base = f"http://127.0.0.1:{collector_port}"
+    endpoint = f"http://127.0.0.1:{query_port}/v1/query"
+    wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
+    wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+    yield base, endpoint, collector, stream
+    collector.stop()
+    stream.stop()
+
+
+def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # type: ignore[no-untyped-def]
+    base, endpoint, _, stream = pipeline
+    prefix = uuid.uuid4().hex[:8]
+    body = _batch(prefix, 40)
+    body["events"].append({"event_id": "bad", "type": "teleport", "timestamp": 0, "anonymous_id": "x"})  # type: ignore[attr-defined]
+    response = httpx.post(f"{base}/v1/batch", json=body, headers={"X-Write-Key": WRITE_KEY})
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 40
+    assert [r["index"] for r in response.json()["rejected"]] == [40]
+
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM events") == 40, 30, "40 events", stream)
+    rows = sql(endpoint, "SELECT event_id, app_id, type FROM events ORDER BY event_id")
+    assert sorted(r[0] for r in rows) == sorted(f"{prefix}-{i}" for i in range(40))
+    assert {r[1] for r in rows} == {"shop"}  # the key's app, whatever the body says
+    bad = wait_for(lambda: sql(endpoint, "SELECT app_id, code, reason FROM bad_events"), 30, "the dead letter")
+    assert bad[0][0] == "shop" and bad[0][1] == "invalid" and "teleport" in bad[0][2]
+
+    # The SDK retries the same batch (say the 200 got lost): still once downstream.
+    assert httpx.post(f"{base}/v1/batch", json=body, headers={"X-Write-Key": WRITE_KEY}).status_code == 200
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM bad_events") == 2, 30, "second dead letter", stream)
+    assert scalar(endpoint, "SELECT count() FROM events") == 40
+
+
+def test_killing_the_processor_does_not_duplicate_or_lose_events(pipeline, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    base, endpoint, _, stream = pipeline
+    first = _batch("k1", 30)
+    assert httpx.post(f"{base}/v1/batch", json=first, headers={"X-Write-Key": WRITE_KEY}).status_code == 200
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM events") == 30, 30, "first batch", stream)
+
+    stream.kill9()
+    second = _batch("k2", 25)
+    assert httpx.post(f"{base}/v1/batch", json=second, headers={"X-Write-Key": WRITE_KEY}).status_code == 200
+    assert httpx.post(f"{base}/v1/batch", json=first, headers={"X-Write-Key": WRITE_KEY}).status_code == 200
+
+    stream.start()
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM events") >= 55, 60, "after restart", stream)
+    # Give a replay every chance to double something before checking that it did not.
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM bad_events") == 0 or True, 2, "settle")
+    assert scalar(endpoint, "SELECT count() FROM events") == 55
+    assert scalar(endpoint, "SELECT uniqExact(event_id) FROM events") == 55
+
+
+def test_read_only_sql_refuses_writes_and_table_functions(pipeline) -> None:  # type: ignore[no-untyped-def]
+    _, endpoint, _, _ = pipeline
+    for statement in (
+        "DROP TABLE events",
+        "INSERT INTO events (event_id) VALUES ('x')",
+        "SELECT 1; DROP TABLE events",
+    ):
+        response = httpx.post(endpoint, json={"sql": statement})
+        assert response.status_code == 403, (statement, response.text)
+    response = httpx.post(endpoint, json={"sql": "SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')"})
+    assert response.status_code == 403 and "readonly" in response.json()["error"].lower()
+    response = httpx.post(endpoint, json={"sql": "SELECT * FROM file('/etc/passwd', 'LineAsString')"})
+    assert response.status_code == 403
+    tables = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+    assert scalar(endpoint, tables) == 1
