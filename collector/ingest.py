@@ -17,7 +17,7 @@ from collector.body import BodyLimits, shape_problem
 from collector.pii import PiiHasher
 from schemas.batch import parse_sent_at, strip_server_fields
 from schemas.enrich import enrich
-from schemas.events import EVENT_ADAPTER
+from schemas.events import EVENT_ADAPTER, explain
 
 MAX_DEADLETTER_PAYLOAD = 4_096
 _PII_KEYS = ("phone",)
@@ -67,7 +67,7 @@ def ingest(
         try:
             event = EVENT_ADAPTER.validate_python(strip_server_fields(raw))
         except ValidationError as exc:
-            reason = _explain(exc)
+            reason = explain(exc)  # names fields and limits, never echoes a phone number
             result.rejected.append(Rejection(index, "invalid", reason, _dead_letter_payload(raw, hasher)))
             continue
         enriched = enrich(
@@ -106,17 +106,6 @@ def _check_raw(raw: Any, limits: BodyLimits, sent_at_problem: str | None) -> tup
     if shape is not None:
         return "too_deep_or_long", f"the event is {shape}"
     return None
-
-
-def _explain(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(event)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = exc.error_count() - len(parts)
-    if more > 0:
-        parts.append(f"and {more} more")
-    return "; ".join(parts)
 
 
 def _hash_pii(event: dict[str, Any], hasher: PiiHasher) -> None:
