@@ -1,10 +1,11 @@
 """Where accepted events go in Kafka: the message layout, decided as a pure function.
 
-Layout (documented in README.md, "Kafka message layout"): the events of one request are grouped by
-(app_id, anonymous_id); each group travels as ONE Kafka record whose key is `app_id|anonymous_id` and whose
-value is a JSON array of enriched events, split so no record is over `max_record_bytes`. Keying by the
-SDK's device identity keeps every event of one user-device in one partition, in order, and makes the
-per-record produce cost (several µs in aiokafka) shared by the events of a batch. Rejected events go to the
+Layout (documented in README.md, "Kafka message layout"): the accepted events of one request travel as ONE
+Kafka record (split only past `max_record_bytes`), key `app_id`, value a JSON array of enriched events in the
+order they were sent. Keying by app puts every event of one app, hence of each of its users, in one partition
+in order, which is what identity stitching needs: a person's devices, openid, unionid and login can only be
+joined by the processor that sees all of them. The per-record produce cost (several µs in aiokafka) is paid
+once per request instead of once per event. Scale-out is across apps (see README). Rejected events go to the
 dead-letter topic, one record per request.
 """
 
@@ -36,8 +37,7 @@ def route_events(
 ) -> list[OutRecord]:
     groups: dict[bytes, list[bytes]] = {}
     for event in events:
-        key = f"{event['app_id']}|{event['anonymous_id']}".encode()
-        groups.setdefault(key, []).append(orjson.dumps(event))
+        groups.setdefault(event["app_id"].encode(), []).append(orjson.dumps(event))
     records: list[OutRecord] = []
     for key, encoded in groups.items():
         chunk: list[bytes] = []

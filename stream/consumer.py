@@ -11,8 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, timedelta
-from typing import Any
+from datetime import timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -21,8 +20,8 @@ from aiokafka.structs import OffsetAndMetadata
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import StoreFatal, StreamError
 from stream.metrics import StreamMetrics
-from stream.processor import PartitionProcessor, SourceRecord
-from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
+from stream.processor import EngineFactory, PartitionProcessor, SourceRecord
+from stream.restore_state import restore_engines, restore_seen_ids
 from stream.settings import StreamSettings
 from stream.writer import ClickHouseWriter
 
@@ -46,9 +45,11 @@ class StreamRunner:
         settings: StreamSettings,
         writer: ClickHouseWriter,
         metrics: StreamMetrics,
+        engine_factory: EngineFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self._engine_factory = engine_factory
         self.writer = writer
         self.metrics = metrics
         self._monotonic = monotonic
@@ -75,6 +76,8 @@ class StreamRunner:
             max_poll_records=s.stream_max_poll_records,
             isolation_level="read_committed",
             client_id="touchstream-stream",
+            # Topics created a moment ago may have no metadata yet: look again soon rather than in 5 minutes.
+            metadata_max_age_ms=5_000,
         )
         self._consumer.subscribe([s.kafka_events_topic, s.kafka_deadletter_topic], listener=_Listener(self))
         await self._consumer.start()
@@ -151,9 +154,10 @@ class StreamRunner:
         for tp, rng in ranges.items():
             records = [r for r in self._buffers[tp] if r.offset <= rng.last]
             out = self._processors[tp].process(records)
-            await self.writer.insert("events", EVENT_COLUMNS, out.events, rng.token("events"))
-            await self.writer.insert("bad_events", BAD_EVENT_COLUMNS, out.bad_events, rng.token("bad_events"))
+            for table, columns, rows in out.tables():
+                await self.writer.insert(table, columns, rows, rng.token(table))
             written += len(out.events)
+            self.metrics.credits_written.inc(len(out.credits))
             self.metrics.events_written.inc(len(out.events))
             self.metrics.duplicates_dropped.inc(out.duplicates)
             self.metrics.bad_events_written.inc(len(out.bad_events))
@@ -164,7 +168,8 @@ class StreamRunner:
             self.metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(rng.last + 1)
         self._oldest_buffered = self._monotonic() if any(self._buffers.values()) else None
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
-        log.info("flushed %d events from %d partitions", written, len(ranges))
+        if written:
+            log.info("flushed %d events from %d partitions", written, len(ranges))
 
     async def _recover(self, exc: StreamError) -> None:
         """ClickHouse (or the commit) failed: back off, then restart every partition from its checkpoint."""
@@ -206,6 +211,7 @@ class StreamRunner:
                 log.warning("cannot restore state from ClickHouse yet, retrying: %s", exc)
                 await asyncio.sleep(self._backoff)
                 self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned) or "no partitions")
         self.ready.set()
 
     async def _restore(self, partitions: list[TopicPartition]) -> None:
@@ -222,10 +228,13 @@ class StreamRunner:
             offset = meta.offset if meta is not None and meta.offset >= 0 else None
             processor = PartitionProcessor(
                 s.kafka_events_topic, s.kafka_deadletter_topic,
-                timedelta(seconds=s.stream_dedup_window_s), s.stream_dedup_max_ids,
+                timedelta(seconds=s.stream_dedup_window_s), s.stream_dedup_max_ids, self._engine_factory,
             )
             if tp.topic == s.kafka_events_topic and offset:
-                processor.seen.load(await self._seen_ids(tp.partition, offset))
+                await restore_seen_ids(
+                    self.writer, processor, tp.partition, offset, s.stream_dedup_window_s, s.stream_dedup_max_ids
+                )
+                await restore_engines(self.writer, tp.partition, offset, processor.engine)
             self._processors[tp] = processor
             self._buffers[tp] = []
             end = pending_end(meta.metadata if meta is not None else None)
@@ -238,14 +247,3 @@ class StreamRunner:
             else:
                 await consumer.seek_to_beginning(tp)
         self._oldest_buffered = None
-
-    async def _seen_ids(self, partition: int, below_offset: int) -> list[tuple[tuple[str, str], Any]]:
-        window = self.settings.stream_dedup_window_s
-        rows = await self.writer.query(
-            "SELECT app_id, event_id, received_at FROM events "
-            "WHERE _partition = {p:UInt16} AND _offset < {o:UInt64} AND received_at >= "
-            "(SELECT max(received_at) FROM events WHERE _partition = {p:UInt16} AND _offset < {o:UInt64}) "
-            "- toIntervalSecond({w:UInt32}) ORDER BY received_at LIMIT {n:UInt32}",
-            {"p": partition, "o": below_offset, "w": window, "n": self.settings.stream_dedup_max_ids},
-        )
-        return [((app, eid), at.replace(tzinfo=UTC) if at.tzinfo is None else at) for app, eid, at in rows]

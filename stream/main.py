@@ -12,8 +12,11 @@ from collections.abc import Iterator
 import uvicorn
 from pydantic import ValidationError
 
+from stream.channels.taxonomy import TaxonomyError, load_taxonomy
 from stream.consumer import StreamRunner
 from stream.errors import StoreFatal
+from stream.journeys.config import ConfigError, load_config
+from stream.journeys.engine import AppEngine
 from stream.metrics import StreamMetrics
 from stream.query_server import create_query_app
 from stream.settings import StreamSettings
@@ -43,7 +46,7 @@ def run() -> int:
     logs.configure(settings.log_level, settings.log_json)
     try:
         return asyncio.run(_main(settings))
-    except StartupError as exc:
+    except (StartupError, ConfigError, TaxonomyError) as exc:
         sys.stderr.write(f"stream: {exc}\n")
         return 2
     except StoreFatal as exc:
@@ -57,7 +60,9 @@ async def _main(settings: StreamSettings) -> int:
     migrate(client)
     query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
     writer = ClickHouseWriter(client)
-    runner = StreamRunner(settings, writer, StreamMetrics())
+    config = load_config(settings.stream_attribution_config)
+    taxonomy = load_taxonomy(settings.stream_taxonomy_file)
+    runner = StreamRunner(settings, writer, StreamMetrics(), lambda app_id: AppEngine(app_id, config, taxonomy))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

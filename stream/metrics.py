@@ -13,6 +13,9 @@ class StreamMetrics:
         self.duplicates_dropped = Counter(
             "touchstream_stream_duplicates_dropped", "Events dropped as already seen (event_id)", registry=r
         )
+        self.credits_written = Counter(
+            "touchstream_stream_credits_written", "Attribution credit rows inserted (all versions)", registry=r
+        )
         self.bad_events_written = Counter(
             "touchstream_stream_bad_events_written", "Dead-letter and poison rows inserted", registry=r
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,11 +17,24 @@ from typing import Any
 import orjson
 
 from stream.dedup import SeenIds
-from stream.rows import bad_event_row, event_row, parse_time
+from stream.journeys.engine import AppEngine
+from stream.rows import (
+    BAD_EVENT_COLUMNS,
+    CONVERSION_COLUMNS,
+    CREDIT_COLUMNS,
+    EVENT_COLUMNS,
+    IDENTITY_COLUMNS,
+    TOUCHPOINT_COLUMNS,
+    bad_event_row,
+    dataclass_row,
+    event_row,
+    parse_time,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_POISON_PAYLOAD = 4_096
+VERSION_SLOTS = 65_536  # version = offset * VERSION_SLOTS + index of the event in its record
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,18 +48,54 @@ class SourceRecord:
 
 @dataclass(slots=True)
 class Output:
+    """Rows per ClickHouse table, in the order the checkpoint writes them."""
+
     events: list[tuple[Any, ...]] = field(default_factory=list)
     bad_events: list[tuple[Any, ...]] = field(default_factory=list)
+    identities: list[tuple[Any, ...]] = field(default_factory=list)
+    touchpoints: list[tuple[Any, ...]] = field(default_factory=list)
+    conversions: list[tuple[Any, ...]] = field(default_factory=list)
+    credits: list[tuple[Any, ...]] = field(default_factory=list)
     duplicates: int = 0
+
+    def tables(self) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+        return [
+            ("events", EVENT_COLUMNS, self.events),
+            ("bad_events", BAD_EVENT_COLUMNS, self.bad_events),
+            ("identities", IDENTITY_COLUMNS, self.identities),
+            ("touchpoints", TOUCHPOINT_COLUMNS, self.touchpoints),
+            ("conversions", CONVERSION_COLUMNS, self.conversions),
+            ("attribution_credits", CREDIT_COLUMNS, self.credits),
+        ]
+
+
+EngineFactory = Callable[[str], AppEngine]
 
 
 class PartitionProcessor:
-    """State and processing for one partition of the events topic (or of the dead-letter topic)."""
+    """State and processing for one partition of the events topic (or of the dead-letter topic).
 
-    def __init__(self, events_topic: str, deadletter_topic: str, dedup_window: timedelta, max_ids: int) -> None:
+    Events are deduplicated by (app_id, event_id), written to `events`, and folded into their app's journey
+    engine (all events of an app share a partition: the collector keys records by app).
+    """
+
+    def __init__(
+        self, events_topic: str, deadletter_topic: str, dedup_window: timedelta, max_ids: int,
+        engine_factory: EngineFactory | None = None,
+    ) -> None:
         self.events_topic = events_topic
         self.deadletter_topic = deadletter_topic
         self.seen = SeenIds(dedup_window, max_ids)
+        self.engine_factory = engine_factory
+        self.engines: dict[str, AppEngine] = {}
+
+    def engine(self, app_id: str) -> AppEngine | None:
+        if self.engine_factory is None:
+            return None
+        engine = self.engines.get(app_id)
+        if engine is None:
+            engine = self.engines[app_id] = self.engine_factory(app_id)
+        return engine
 
     def process(self, records: list[SourceRecord]) -> Output:
         out = Output()
@@ -65,18 +115,38 @@ class PartitionProcessor:
             msg = "an events record must hold a JSON array"
             raise TypeError(msg)
         rows = []
-        keys = []
+        keys: dict[tuple[str, str], None] = {}  # ordered, and O(1) membership for 2,500-event records
         for event in events:
             key = (event["app_id"], event["event_id"])
             if key in self.seen or key in keys:
                 out.duplicates += 1
                 continue
             rows.append(event_row(event, record.partition, record.offset))
-            keys.append(key)
+            keys[key] = None
         # State changes only once the whole record mapped cleanly, so a poison record leaves no trace.
         for key, row in zip(keys, rows, strict=True):
             self.seen.add(key, row[7])
         out.events.extend(rows)
+        for index, event in enumerate(events):
+            key = (event["app_id"], event["event_id"])
+            if key in keys:  # first occurrence of a new event: attribute it once
+                del keys[key]
+                self._attribute(event, record, index, out)
+
+    def _attribute(self, event: dict[str, Any], record: SourceRecord, index: int, out: Output) -> None:
+        engine = self.engine(event["app_id"])
+        if engine is None:
+            return
+        try:
+            result = engine.apply(event, record.offset * VERSION_SLOTS + index)
+        except Exception as exc:  # noqa: BLE001 - one event that breaks attribution must not stop the rest
+            out.bad_events.append(_poison_row(record, exc, stage="attribution", event=event))
+            return
+        p, o = record.partition, record.offset
+        out.identities.extend(dataclass_row(r, p, o) for r in result.identities)
+        out.touchpoints.extend(dataclass_row(r, p, o) for r in result.touchpoints)
+        out.conversions.extend(dataclass_row(r, p, o) for r in result.conversions)
+        out.credits.extend(dataclass_row(r, p, o) for r in result.credits)
 
     def _dead_letters(self, record: SourceRecord, out: Output) -> None:
         items = orjson.loads(record.value)
@@ -84,20 +154,23 @@ class PartitionProcessor:
             out.bad_events.append(bad_event_row(item, "collector", record.partition, record.offset))
 
 
-def _poison_row(record: SourceRecord, exc: Exception) -> tuple[Any, ...]:
-    log.warning("poison record %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
+def _poison_row(
+    record: SourceRecord, exc: Exception, stage: str = "stream", event: dict[str, Any] | None = None
+) -> tuple[Any, ...]:
+    log.warning("poison %s %s[%d]@%d: %s", stage, record.topic, record.partition, record.offset, exc)
     app_id = ""
     with contextlib.suppress(IndexError, UnicodeDecodeError):
         app_id = record.value.split(b'"app_id":"', 1)[1].split(b'"', 1)[0].decode()[:64]
+    payload = orjson.dumps(event).decode() if event is not None else record.value.decode("utf-8", "replace")
     item = {
         "app_id": app_id,
         "source": "kafka",
         "received_at": datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat(),
         "code": "poison",
         "reason": f"{type(exc).__name__}: {exc}"[:1000],
-        "payload": record.value[:MAX_POISON_PAYLOAD].decode("utf-8", "replace"),
+        "payload": payload[:MAX_POISON_PAYLOAD],
     }
-    return bad_event_row(item, "stream", record.partition, record.offset)
+    return bad_event_row(item, stage, record.partition, record.offset)
 
 
 __all__ = ["Output", "PartitionProcessor", "SourceRecord", "parse_time"]

@@ -91,3 +91,27 @@ def bad_event_row(item: dict[str, Any], stage: str, partition: int, offset: int)
         partition,
         offset,
     )
+
+
+# -- attribution tables: the engine's dataclasses, in DDL column order, plus the source position ------------
+
+IDENTITY_COLUMNS = ("app_id", "typed_id", "user_key", "first_seen", "version", "_partition", "_offset")
+TOUCHPOINT_COLUMNS = (
+    "app_id", "touchpoint_id", "identity", "anonymous_id", "user_key", "touch_time", "kind", "source",
+    "channel_type", "channel", "campaign", "creative", "click_id", "click_platform", "signal", "scene",
+    "matched_click", "version", "_partition", "_offset",
+)
+CONVERSION_COLUMNS = (
+    "app_id", "conversion_id", "event_id", "identity", "user_key", "conversion_type", "conversion_time",
+    "order_id", "revenue", "currency", "touch_count", "version", "deleted", "_partition", "_offset",
+)
+CREDIT_COLUMNS = (
+    "app_id", "conversion_id", "conversion_type", "conversion_time", "user_key", "model", "touchpoint_id",
+    "touch_time", "touch_index", "touch_count", "channel_type", "channel", "campaign", "creative", "credit",
+    "revenue_credit", "currency", "version", "deleted", "_partition", "_offset",
+)
+
+
+def dataclass_row(row: Any, partition: int, offset: int) -> tuple[Any, ...]:
+    """Any engine output row (slots dataclass whose fields are in DDL order) plus the source position."""
+    return (*(getattr(row, name) for name in row.__slots__), partition, offset)

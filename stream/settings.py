@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from touchstream.config import ServiceSettings
@@ -21,6 +23,9 @@ class StreamSettings(ServiceSettings):
     stream_dedup_max_ids: int = Field(default=2_000_000, ge=1_000)
     stream_retry_initial_s: float = Field(default=0.5, gt=0)
     stream_retry_max_s: float = Field(default=30.0, gt=0)
+    # Attribution: models, windows, conversion types, allowed lateness (docs/attribution.md); channel taxonomy.
+    stream_attribution_config: Path | None = None
+    stream_taxonomy_file: Path | None = None
     # The read-only SQL endpoint that lets analysts query the embedded store while this process owns it.
     stream_query_host: str = "127.0.0.1"
     stream_query_port: int = Field(default=8124, ge=0, le=65535)

@@ -9,6 +9,12 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["schemas"]:
+        # The exporter owns its options (--check, --out); argparse would swallow them.
+        from schemas.export import main as export_main
+
+        return int(export_main(argv[1:]) or 0)
     parser = argparse.ArgumentParser(
         prog="touchstream",
         description="Event collection and multi-touch attribution for mini-programs.",
@@ -23,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("--database", default=os.environ.get("CLICKHOUSE_DATABASE", "touchstream"))
     sql.add_argument("--endpoint", default=None, help="the stream processor's query endpoint (embedded store)")
     schemas = sub.add_parser("schemas", help="export the event JSON Schemas (or --check that they are current)")
-    schemas.add_argument("args", nargs=argparse.REMAINDER)
+    schemas.add_argument("--check", action="store_true", help="exit 1 if schemas/json is stale")
     dev = sub.add_parser("dev-app", help="print the development app's write key, creating it if needed")
     dev.add_argument("--apps-file", default=os.environ.get("COLLECTOR_APPS_FILE", "data/apps.json"))
 
@@ -47,10 +53,6 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         sys.stdout.write(render(result, args.format) + "\n")
         return 0
-    if args.command == "schemas":
-        from schemas.export import main as export_main
-
-        return int(export_main(args.args) or 0)
     if args.command == "dev-app":
         from touchstream.devapp import ensure_dev_app
 

@@ -47,11 +47,13 @@ def pipeline(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]):  # t
     stream = Service("stream", env, tmp_path / "stream.log").start()
     base = f"http://127.0.0.1:{collector_port}"
     endpoint = f"http://127.0.0.1:{query_port}/v1/query"
-    wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
-    wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
-    yield base, endpoint, collector, stream
-    collector.stop()
-    stream.stop()
+    try:
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
+        wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+        yield base, endpoint, collector, stream
+    finally:
+        collector.stop()
+        stream.stop()
 
 
 def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,283 @@
+"""The journey engine of one app: a pure fold of enriched events into identities, touchpoints and credits.
+
+For each event, in partition order:
+1. its ids join the identity graph; a merge moves the absorbed person's touchpoints and conversions over and
+   re-attributes every conversion of the merged person that is still within the allowed lateness;
+2. `exposure`, `click` and `enter` events whose channel resolves to something other than direct become
+   touchpoints (exposures are view-type, the rest click-type). An ad click id in the launch query is looked up
+   among the ad platform's clicks: matched, the visit and the ad click are ONE touchpoint, enriched with the
+   campaign and creative; unmatched, the touchpoint waits for the click, whenever it comes;
+3. `register`, `activate`, `convert` and `repurchase` events are conversions. A person registers and activates
+   once (the earliest counts); a purchase is `convert` if it is the person's earliest order and `repurchase`
+   otherwise, whatever the client said, and the same order id counts once;
+4. every conversion whose credits may have changed is attributed again under every model; if the result
+   differs from what was last emitted, new rows are emitted with a higher version (a tombstone when a
+   conversion stops counting, e.g. a second registration after a merge).
+
+Conversions older than the watermark (the newest event time seen) minus the allowed lateness are final and
+leave the state; touchpoints leave once no open conversion can reach them. See docs/attribution.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from stream.attribution.credits import ConversionFacts, attribute
+from stream.attribution.eligibility import Touch
+from stream.channels.resolve import LaunchSignals, resolve_channel
+from stream.channels.taxonomy import Taxonomy
+from stream.journeys.config import AttributionConfig
+from stream.journeys.identity import IdentityGraph, ids_of
+from stream.journeys.outputs import ConversionRow, CreditRow, EngineOutput, IdentityRow, TouchpointRow
+from stream.journeys.state import AdClick, Conversion, Person, Touchpoint
+
+TOUCH_TYPES = {"exposure": "view", "click": "click", "enter": "click"}
+AD_TOUCH_TYPES = ("ad_click", "ad_impression")
+FAMILIES = {"register": "register", "activate": "activate", "convert": "purchase", "repurchase": "purchase"}
+EVICT_EVERY = timedelta(hours=1)
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class AppEngine:
+    def __init__(self, app_id: str, config: AttributionConfig, taxonomy: Taxonomy) -> None:
+        self.app_id = app_id
+        self.config = config
+        self.taxonomy = taxonomy
+        self.graph = IdentityGraph(app_id)
+        self.persons: dict[str, Person] = {}
+        self.touch_identity: dict[str, str] = {}  # touchpoint_id -> the id that owns it
+        self.conversion_ids: set[str] = set()  # every open conversion of the app: an order id counts once
+        self.ad_clicks: dict[str, AdClick] = {}
+        self.waiting: dict[str, str] = {}  # click_id -> touchpoint_id of a visit waiting for its ad click
+        self.watermark: datetime | None = None
+        self._last_eviction: datetime | None = None
+
+    # -- the fold --------------------------------------------------------------------------------------------
+
+    def apply(self, event: dict[str, Any], version: int) -> EngineOutput:
+        out = EngineOutput()
+        at = parse_time(event["event_time"])
+        self._advance(at)
+        if event["type"] in AD_TOUCH_TYPES:
+            self._ad_touch(event, at, version, out)
+            return out
+        ids = ids_of(event)
+        seen = self.graph.observe(ids, at)
+        user_key = seen.user_key
+        for typed_id in seen.changed_ids:
+            key = self.graph.key_of(typed_id) or user_key
+            out.identities.append(IdentityRow(self.app_id, typed_id, key, self.graph.first_seen(key), version))
+        person = self.persons.setdefault(user_key, Person())
+        person.last_seen = at if person.last_seen is None or at > person.last_seen else person.last_seen
+        dirty: set[str] = set()
+        for absorbed in seen.absorbed:
+            other = self.persons.pop(absorbed, None)
+            if other is not None:
+                person.absorb(other)
+                dirty.update(person.conversions)
+        kind = TOUCH_TYPES.get(event["type"])
+        if kind is not None:
+            touch = self._visit(event, at, ids[0], kind)
+            if touch is not None and touch.touchpoint_id not in person.touches:
+                person.touches[touch.touchpoint_id] = touch
+                self.touch_identity[touch.touchpoint_id] = touch.identity
+                out.touchpoints.append(self._touch_row(touch, user_key, version))
+                dirty.update(self._reachable(person, touch))
+        elif event["type"] in FAMILIES:
+            dirty.update(self._conversion(person, event, at, ids[0]))
+        for conversion_id in sorted(dirty):
+            conversion = person.conversions.get(conversion_id)
+            if conversion is not None:
+                self._emit(person, conversion, user_key, version, out)
+        return out
+
+    def _visit(self, event: dict[str, Any], at: datetime, identity: str, kind: str) -> Touchpoint | None:
+        context = event.get("context") or {}
+        share = context.get("share") or {}
+        signals = LaunchSignals(
+            scene=context.get("scene"),
+            query=context.get("query") or {},
+            campaign={k: v for k, v in (context.get("campaign") or {}).items() if isinstance(v, str)},
+            share_from=share.get("from"),
+            share_depth=share.get("depth"),
+        )
+        r = resolve_channel(signals, self.taxonomy)
+        if r.signal == "direct" or r.channel_type == "direct":
+            return None
+        touch = Touchpoint(
+            event["event_id"], identity, event.get("anonymous_id") or "", at, kind, event["type"],
+            r.channel_type, r.channel, r.campaign, r.creative, r.click_id, r.click_platform, r.signal,
+            r.scene or 0,
+        )
+        if r.click_id:
+            click = self.ad_clicks.get(r.click_id)
+            if click is not None:
+                _enrich(touch, click)
+            else:
+                self.waiting[r.click_id] = touch.touchpoint_id
+        return touch
+
+    def _ad_touch(self, event: dict[str, Any], at: datetime, version: int, out: EngineOutput) -> None:
+        click_id = event.get("click_id") or ""
+        if not click_id or click_id in self.ad_clicks:
+            return  # the same click id twice counts once
+        click = AdClick(
+            click_id, at, event.get("platform") or "", event.get("channel_type") or "paid",
+            event.get("channel") or "", event.get("campaign") or "", event.get("creative") or "",
+        )
+        self.ad_clicks[click_id] = click
+        touchpoint_id = self.waiting.pop(click_id, None)
+        if touchpoint_id is None:
+            return
+        identity = self.touch_identity.get(touchpoint_id)
+        user_key = self.graph.key_of(identity) if identity else None
+        person = self.persons.get(user_key) if user_key else None
+        touch = person.touches.get(touchpoint_id) if person else None
+        if person is None or touch is None or user_key is None:
+            return
+        _enrich(touch, click)
+        out.touchpoints.append(self._touch_row(touch, user_key, version))
+        for conversion_id in sorted(self._reachable(person, touch)):
+            self._emit(person, person.conversions[conversion_id], user_key, version, out)
+
+    def _conversion(self, person: Person, event: dict[str, Any], at: datetime, identity: str) -> set[str]:
+        family = FAMILIES[event["type"]]
+        properties = event.get("properties") or {}
+        order_id = str(properties.get("order_id") or "") if family == "purchase" else ""
+        conversion_id = f"order:{order_id}" if order_id else f"{event['type']}:{event['event_id']}"
+        first = person.firsts.get(family)
+        if conversion_id in self.conversion_ids or (first is not None and first[1] == conversion_id):
+            return set()  # the same order id (or event) twice counts once, whoever sent it
+        revenue = Decimal(str(properties["revenue"])) if family == "purchase" else Decimal(0)
+        currency = str(properties.get("currency") or "CNY") if family == "purchase" else ""
+        person.conversions[conversion_id] = Conversion(
+            conversion_id, event["event_id"], identity, family, at, order_id, revenue, currency
+        )
+        self.conversion_ids.add(conversion_id)
+        dirty = {conversion_id}
+        displaced = person.note_first(family, at, conversion_id)
+        if displaced is not None:
+            dirty.add(displaced)
+        return dirty
+
+    # -- attribution and rows ---------------------------------------------------------------------------------
+
+    def kind_of(self, person: Person, conversion: Conversion) -> str | None:
+        first = person.firsts.get(conversion.family)
+        is_first = first is not None and first[1] == conversion.conversion_id
+        kind: str | None
+        if conversion.family == "purchase":
+            kind = "convert" if is_first else "repurchase"
+        else:
+            kind = conversion.family if is_first else None
+        return kind if kind in self.config.conversion_types else None
+
+    def _emit(self, person: Person, c: Conversion, user_key: str, version: int, out: EngineOutput) -> None:
+        kind = self.kind_of(person, c)
+        if kind is None:
+            if c.signature is not None:
+                c.signature = None
+                out.conversions.append(self._conversion_row(c, "", user_key, 0, version, deleted=True))
+                out.credits.append(self._tombstone(c, user_key, version))
+            return
+        touches = [
+            Touch(t.touchpoint_id, t.time, t.channel, "view" if t.kind == "view" else "click",
+                  t.channel_type, t.campaign, t.creative)
+            for t in person.touches.values()
+        ]
+        facts = ConversionFacts(c.conversion_id, c.time, c.revenue, c.currency or "CNY")
+        credits = attribute(facts, touches, self.config.models, self.config.windows_for(kind))
+        signature = (kind, user_key, tuple(
+            (x.model, x.touch, x.touch_index, x.touch_count, x.credit, x.revenue_credit) for x in credits
+        ))
+        if signature == c.signature:
+            return
+        c.signature = signature
+        touch_count = credits[0].touch_count if credits else 0
+        out.conversions.append(self._conversion_row(c, kind, user_key, touch_count, version, deleted=False))
+        for x in credits:
+            if x.credit == 0.0:
+                continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
+            t: Touch | None = x.touch
+            out.credits.append(CreditRow(
+                self.app_id, c.conversion_id, kind, c.time, user_key, x.model,
+                t.touchpoint_id if t else "", t.time if t else None, x.touch_index, x.touch_count,
+                t.channel_type if t else "direct", x.channel, t.campaign if t else "", t.creative if t else "",
+                x.credit, x.revenue_credit, c.currency, version, False,
+            ))
+
+    def _reachable(self, person: Person, touch: Touchpoint) -> set[str]:
+        horizon = self.config.longest_window
+        return {
+            cid for cid, c in person.conversions.items() if touch.time <= c.time <= touch.time + horizon
+        }
+
+    def _touch_row(self, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
+        return TouchpointRow(
+            self.app_id, t.touchpoint_id, t.identity, t.anonymous_id, user_key, t.time, t.kind, t.source,
+            t.channel_type, t.channel, t.campaign, t.creative, t.click_id, t.click_platform, t.signal, t.scene,
+            t.matched_click, version,
+        )
+
+    def _conversion_row(
+        self, c: Conversion, kind: str, user_key: str, touch_count: int, version: int, *, deleted: bool
+    ) -> ConversionRow:
+        return ConversionRow(
+            self.app_id, c.conversion_id, c.event_id, c.identity, user_key, kind, c.time, c.order_id, c.revenue,
+            c.currency, touch_count, version, deleted,
+        )
+
+    def _tombstone(self, c: Conversion, user_key: str, version: int) -> CreditRow:
+        return CreditRow(
+            self.app_id, c.conversion_id, "", c.time, user_key, "", "", None, 0, 0, "", "", "", "", 0.0,
+            Decimal(0), c.currency, version, True,
+        )
+
+    # -- bounded state -------------------------------------------------------------------------------------
+
+    def resume_at(self, watermark: datetime) -> None:
+        """After a restore: continue from the stored watermark, with eviction on its hourly rhythm."""
+        self.watermark = watermark
+        self._last_eviction = watermark
+
+    def _advance(self, at: datetime) -> None:
+        if self.watermark is None or at > self.watermark:
+            self.watermark = at
+        if self._last_eviction is None:
+            self._last_eviction = at
+        elif self.watermark - self._last_eviction >= EVICT_EVERY:
+            self._last_eviction = self.watermark
+            self.evict(self.watermark)
+
+    def evict(self, watermark: datetime) -> None:
+        """Forget what can no longer change: final conversions, unreachable touches, idle people."""
+        lateness, window = self.config.allowed_lateness, self.config.longest_window
+        conversions_before = watermark - lateness
+        touches_before = watermark - lateness - window
+        people_before = watermark - self.config.identity_retention
+        for user_key, person in list(self.persons.items()):
+            for conversion_id in [k for k, c in person.conversions.items() if c.time < conversions_before]:
+                del person.conversions[conversion_id]
+                self.conversion_ids.discard(conversion_id)
+            for touch_id in [k for k, t in person.touches.items() if t.time < touches_before]:
+                del person.touches[touch_id]
+                self.touch_identity.pop(touch_id, None)
+            if person.last_seen is not None and person.last_seen < people_before:
+                del self.persons[user_key]
+                self.graph.forget(user_key)
+        self.ad_clicks = {k: c for k, c in self.ad_clicks.items() if c.time >= touches_before}
+        self.waiting = {k: v for k, v in self.waiting.items() if v in self.touch_identity}
+
+
+def _enrich(touch: Touchpoint, click: AdClick) -> None:
+    touch.matched_click = True
+    touch.channel_type = click.channel_type or touch.channel_type
+    touch.channel = click.channel or touch.channel
+    touch.campaign = click.campaign or touch.campaign
+    touch.creative = click.creative or touch.creative
+    touch.click_platform = click.platform or touch.click_platform

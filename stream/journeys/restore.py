@@ -1,0 +1,75 @@
+"""Putting stored rows back into an engine: the pure half of rebuilding state after a restart or rebalance.
+
+The shell (`stream/restore_state.py`) reads the rows from ClickHouse; these functions only fold them in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from stream.journeys.engine import AppEngine
+from stream.journeys.state import AdClick, Conversion, Person, Touchpoint
+
+RESTORED = ("restored",)  # a signature that matches nothing: the next recompute always re-emits
+
+
+def restore_identity(engine: AppEngine, typed_id: str, user_key: str, first_seen: datetime) -> None:
+    engine.graph.restore(typed_id, user_key, first_seen)
+
+
+def _person_of(engine: AppEngine, identity: str) -> tuple[str, Person] | None:
+    user_key = engine.graph.key_of(identity)
+    if user_key is None:
+        return None
+    return user_key, engine.persons.setdefault(user_key, Person())
+
+
+def restore_touch(engine: AppEngine, touch: Touchpoint) -> None:
+    found = _person_of(engine, touch.identity)
+    if found is None:
+        return
+    _, person = found
+    person.touches[touch.touchpoint_id] = touch
+    engine.touch_identity[touch.touchpoint_id] = touch.identity
+    if touch.click_id and not touch.matched_click:
+        engine.waiting[touch.click_id] = touch.touchpoint_id
+    _seen(person, touch.time)
+
+
+def restore_conversion(engine: AppEngine, conversion: Conversion) -> None:
+    found = _person_of(engine, conversion.identity)
+    if found is None:
+        return
+    _, person = found
+    conversion.signature = RESTORED
+    person.conversions[conversion.conversion_id] = conversion
+    engine.conversion_ids.add(conversion.conversion_id)
+    _seen(person, conversion.time)
+
+
+def restore_first(engine: AppEngine, identity: str, family: str, time: datetime, conversion_id: str) -> None:
+    found = _person_of(engine, identity)
+    if found is not None:
+        found[1].note_first(family, time, conversion_id)
+
+
+def restore_ad_click(engine: AppEngine, click: AdClick) -> None:
+    engine.ad_clicks.setdefault(click.click_id, click)
+
+
+def restore_watermark(engine: AppEngine, watermark: datetime) -> None:
+    engine.resume_at(watermark)
+
+
+def conversion_from_row(
+    conversion_id: str, event_id: str, identity: str, conversion_type: str, time: datetime, order_id: str,
+    revenue: Decimal, currency: str,
+) -> Conversion:
+    family = "purchase" if conversion_type in ("convert", "repurchase") else conversion_type
+    return Conversion(conversion_id, event_id, identity, family, time, order_id, revenue, currency)
+
+
+def _seen(person: Person, at: datetime) -> None:
+    if person.last_seen is None or at > person.last_seen:
+        person.last_seen = at
