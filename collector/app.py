@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 
 from collector.apps import KeyRingSource
-from collector.errors import CollectorError
+from collector.errors import CollectorError, OriginNotAllowed
 from collector.metrics import CollectorMetrics
 from collector.pii import PiiHasher
 from collector.responses import JsonResponse
@@ -86,8 +86,14 @@ def create_app(
     app.include_router(router)
 
     @app.exception_handler(CollectorError)
-    async def _collector_error(_: Request, exc: CollectorError) -> JsonResponse:
-        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
-        return JsonResponse({"error": exc.code, "message": exc.message}, exc.status, headers=headers)
+    async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
+        # A web SDK must be able to read why it failed (401, 413, 503 …): errors carry CORS headers for any
+        # origin some app allows, since the failing request may not have reached its app's own check.
+        origin = request.headers.get("origin")
+        allowed = any(origin in a.cors_origins for a in state.keys.current().apps) if origin else False
+        if origin and allowed and not isinstance(exc, OriginNotAllowed):
+            headers |= {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        return JsonResponse({"error": exc.code, "message": exc.message}, exc.status, headers=headers or None)
 
     return app

@@ -42,11 +42,26 @@ def parse_file(data: bytes, source: str) -> dict[str, App]:
         msg = f"{source}: not valid JSON: {exc}"
         raise AppConfigError(msg) from None
     keys: dict[str, App] = {}
-    for i, entry in enumerate(doc.get("apps", []) if isinstance(doc, dict) else []):
+    apps = doc.get("apps") if isinstance(doc, dict) else None
+    if not isinstance(apps, list):
+        msg = f'{source}: expected {{"apps": [...]}}'
+        raise AppConfigError(msg)
+    for i, entry in enumerate(apps):
+        where = f"{source}: apps[{i}]"
+        if not isinstance(entry, dict):
+            msg = f"{where} must be an object"
+            raise AppConfigError(msg)
         app_id = entry.get("app_id", "")
-        _check_app_id(app_id, f"{source}: apps[{i}]")
-        app = App(app_id, frozenset(entry.get("cors_origins", [])))
-        for key in entry.get("write_keys", []):
+        _check_app_id(app_id, where)
+        origins, write_keys = entry.get("cors_origins", []), entry.get("write_keys", [])
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            msg = f"{where}: cors_origins must be a list of origins"
+            raise AppConfigError(msg)
+        if not isinstance(write_keys, list):
+            msg = f"{where}: write_keys must be a list"
+            raise AppConfigError(msg)
+        app = App(app_id, frozenset(origins))
+        for key in write_keys:
             if not isinstance(key, str) or len(key) < 8:
                 msg = f"{source}: apps[{i}] has a write key shorter than 8 characters"
                 raise AppConfigError(msg)
@@ -57,8 +72,8 @@ def parse_file(data: bytes, source: str) -> dict[str, App]:
     return keys
 
 
-def _check_app_id(app_id: str, where: str = "app id") -> None:
-    if not APP_ID_PATTERN.match(app_id):
+def _check_app_id(app_id: object, where: str = "app id") -> None:
+    if not isinstance(app_id, str) or not APP_ID_PATTERN.match(app_id):
         msg = f"{where}: app_id {app_id!r} must match {APP_ID_PATTERN.pattern}"
         raise AppConfigError(msg)
 
@@ -97,6 +112,6 @@ class KeyRingSource:
             try:
                 if self._path.stat().st_mtime != self._mtime:
                     self._ring = self._load()
-            except (OSError, AppConfigError):
+            except (OSError, AppConfigError, ValueError):
                 pass  # keep serving the last good registry; a broken edit must not lock every app out
         return self._ring

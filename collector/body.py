@@ -14,6 +14,10 @@ import orjson
 from collector.errors import MalformedBody, PayloadTooLarge, UnsupportedEncoding
 
 
+# orjson reads integer literals past 64 bits as floats, silently rounding them; such numbers are refused.
+_INT64 = float(2**63)
+
+
 @dataclass(frozen=True, slots=True)
 class BodyLimits:
     max_body_bytes: int = 500_000  # wire size and decompressed size alike (as Mixpanel measures it)
@@ -59,7 +63,7 @@ def parse_batch(body: bytes, limits: BodyLimits) -> tuple[Any, list[Any]]:
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        msg = f"the body is not valid JSON (UTF-8, no NaN, integers within 64 bits): {exc}"
+        msg = f"the body is not valid JSON (UTF-8, no NaN or Infinity): {exc}"
         raise MalformedBody(msg) from None
     events: Any
     if isinstance(doc, list):
@@ -99,6 +103,8 @@ def shape_problem(value: Any, limits: BodyLimits) -> str | None:
                     stack.append((item, depth + 1))
                 elif isinstance(item, str) and len(item) > limits.max_string_chars:
                     return f"field {key!r} is longer than {limits.max_string_chars} characters"
+                elif isinstance(item, float) and abs(item) >= _INT64:
+                    return f"field {key!r} holds a number beyond 64 bits: send large ids as strings"
         elif isinstance(node, list):
             if depth > limits.max_depth:
                 return f"nested deeper than {limits.max_depth} levels"
@@ -107,4 +113,6 @@ def shape_problem(value: Any, limits: BodyLimits) -> str | None:
                     stack.append((item, depth + 1))
                 elif isinstance(item, str) and len(item) > limits.max_string_chars:
                     return f"a string is longer than {limits.max_string_chars} characters"
+                elif isinstance(item, float) and abs(item) >= _INT64:
+                    return "an array holds a number beyond 64 bits: send large ids as strings"
     return None

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 
 _NON_DIGITS = re.compile(r"[^\d+]")
 
 
 def normalise_phone(phone: str) -> str:
-    digits = _NON_DIGITS.sub("", phone)
+    # NFKC first: Chinese input methods often produce full-width digits (１３８…), the same number.
+    digits = _NON_DIGITS.sub("", unicodedata.normalize("NFKC", phone))
     # A mainland number sent with or without the country code must hash the same.
     if digits.startswith("+86"):
         digits = digits[3:]

@@ -40,26 +40,31 @@ def route_events(
         groups.setdefault(event["app_id"].encode(), []).append(orjson.dumps(event))
     records: list[OutRecord] = []
     for key, encoded in groups.items():
-        chunk: list[bytes] = []
-        size = 2
-        for item in encoded:
-            if chunk and size + len(item) + 1 > max_record_bytes:
-                records.append(_record(topic, key, chunk))
-                chunk, size = [], 2
-            chunk.append(item)
-            size += len(item) + 1
-        records.append(_record(topic, key, chunk))
+        records.extend(_split(topic, key, encoded, RECORD_FORMAT_HEADER, max_record_bytes))
     return records
 
 
-def _record(topic: str, key: bytes, chunk: list[bytes]) -> OutRecord:
-    # Joining pre-encoded events avoids a second serialisation pass over the whole group.
-    value = b"[" + b",".join(chunk) + b"]"
-    return OutRecord(topic, key, value, (RECORD_FORMAT_HEADER,), len(chunk))
+def _split(
+    topic: str, key: bytes, encoded: list[bytes], header: tuple[str, bytes], max_record_bytes: int
+) -> list[OutRecord]:
+    """JSON arrays of pre-encoded items (no second serialisation pass), each under max_record_bytes."""
+    records: list[OutRecord] = []
+    chunk: list[bytes] = []
+    size = 2
+    for item in encoded:
+        if chunk and size + len(item) + 1 > max_record_bytes:
+            records.append(OutRecord(topic, key, b"[" + b",".join(chunk) + b"]", (header,), len(chunk)))
+            chunk, size = [], 2
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        records.append(OutRecord(topic, key, b"[" + b",".join(chunk) + b"]", (header,), len(chunk)))
+    return records
 
 
 def route_rejections(
-    rejections: list[Rejection], ctx: RequestContext, topic: str, source: str = "sdk"
+    rejections: list[Rejection], ctx: RequestContext, topic: str, source: str = "sdk",
+    max_record_bytes: int = 256_000,
 ) -> list[OutRecord]:
     if not rejections:
         return []
@@ -78,5 +83,5 @@ def route_rejections(
         }
         for r in rejections
     ]
-    value = orjson.dumps(items)
-    return [OutRecord(topic, ctx.app_id.encode(), value, (DEADLETTER_FORMAT_HEADER,), len(items))]
+    encoded = [orjson.dumps(item) for item in items]
+    return _split(topic, ctx.app_id.encode(), encoded, DEADLETTER_FORMAT_HEADER, max_record_bytes)

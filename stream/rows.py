@@ -46,7 +46,7 @@ def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, 
         parse_time(event["timestamp"]),
         parse_time(sent_at) if sent_at else None,
         parse_time(event["received_at"]),
-        event["anonymous_id"],
+        event.get("anonymous_id") or "",  # ad-platform touches (webhooks) have no device id
         event.get("user_id") or "",
         event.get("openid") or "",
         event.get("unionid") or "",

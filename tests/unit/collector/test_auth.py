@@ -184,38 +184,18 @@ async def test_key_removed_from_the_apps_file_stops_working_after_the_reload_int
         pytest.param(
             orjson.dumps({"apps": [{"app_id": "shop", "write_keys": [FILE_SHOP_KEY], "cors_origins": None}]}),
             id="cors-null",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: collector/apps.py:48 frozenset(None) raises TypeError, which KeyRingSource.current "
-                "(apps.py:100) does not catch: the request that triggers each re-read gets a 500",
-            ),
         ),
         pytest.param(
             orjson.dumps({"apps": ["shop"]}),
             id="entry-not-object",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: collector/apps.py:46 entry.get on a non-object raises AttributeError, not caught "
-                "by KeyRingSource.current (apps.py:100): the re-reading request gets a 500",
-            ),
         ),
         pytest.param(
             orjson.dumps({"apps": [{"app_id": 7, "write_keys": [FILE_SHOP_KEY]}]}),
             id="app-id-number",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: collector/apps.py:47 APP_ID_PATTERN.match(7) raises TypeError, not caught by "
-                "KeyRingSource.current (apps.py:100): the re-reading request gets a 500",
-            ),
         ),
         pytest.param(
             orjson.dumps({"apps": [{"app_id": "shop", "write_keys": None}]}),
             id="write-keys-null",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: collector/apps.py:49 iterating None raises TypeError, not caught by "
-                "KeyRingSource.current (apps.py:100): the re-reading request gets a 500",
-            ),
         ),
     ],
 )
@@ -316,12 +296,6 @@ async def test_acao_is_never_a_wildcard(file_app: FileApp, make_event: EventFact
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: collector/app.py:89-91 (the CollectorError handler) adds no CORS headers, so a browser page "
-    "of an allowed origin cannot read a 400/413/503 (fetch fails as a network error): a web SDK cannot tell "
-    "a bad batch (drop it) from an outage (retry after Retry-After).",
-)
 async def test_error_responses_to_an_allowed_origin_carry_acao(file_app: FileApp) -> None:
     headers = {"X-Write-Key": FILE_SHOP_KEY, "Origin": SHOP_ORIGIN, "Content-Type": "application/json"}
     r = await file_app.client.post("/v1/batch", content=b"{not json", headers=headers)

@@ -279,12 +279,6 @@ def test_normalise_phone(phone: str, normalised: str) -> None:
     assert normalise_phone(phone) == normalised
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: collector/pii.py:15 `[^\\d+]` keeps any Unicode digit, so full-width digits (common from Chinese "
-    "IMEs, e.g. in identify traits) are not turned into ASCII: the same phone gets a different hash and "
-    "identity stitching misses it",
-)
 def test_normalise_phone_full_width_digits() -> None:
     assert normalise_phone("１３８ ００１３ ８０００") == "13800138000"
 
