@@ -13,7 +13,6 @@ import orjson
 
 from collector.errors import MalformedBody, PayloadTooLarge, UnsupportedEncoding
 
-
 # orjson reads integer literals past 64 bits as floats, silently rounding them; such numbers are refused.
 _INT64 = float(2**63)
 

@@ -109,8 +109,11 @@ class StreamRunner:
         consumer = self._consumer
         assert consumer is not None
         batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.stream_max_poll_records)
+        assignment = consumer.assignment()
         for tp, messages in batches.items():
-            if tp not in self._processors:
+            # Records may arrive while on_assigned is still restoring state (aiokafka fetches from the committed
+            # offset as soon as the assignment is set): keep them; the flush waits for the processor.
+            if tp not in assignment:
                 continue  # revoked while the fetch was in flight
             buffer = self._buffers.setdefault(tp, [])
             buffer.extend(
@@ -143,6 +146,8 @@ class StreamRunner:
         ranges: dict[TopicPartition, Range] = {}
         for tp in partitions:
             buffer = self._buffers.get(tp, [])
+            if tp not in self._processors:
+                continue  # its state is still being restored
             end = batch_end([r.offset for r in buffer], self._forced_end.get(tp))
             if end is not None:
                 ranges[tp] = Range(tp.topic, tp.partition, buffer[0].offset, end)
@@ -183,7 +188,7 @@ class StreamRunner:
             return
         tps = list(self._processors)
         try:
-            await self._restore(tps)
+            await self._restore(tps, rewind=True)
         except StreamError as again:
             log.warning("state restore failed, will retry: %s", again)
 
@@ -214,8 +219,12 @@ class StreamRunner:
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned) or "no partitions")
         self.ready.set()
 
-    async def _restore(self, partitions: list[TopicPartition]) -> None:
-        """Rebuild each partition's state from ClickHouse rows below its committed offset; seek there."""
+    async def _restore(self, partitions: list[TopicPartition], rewind: bool = False) -> None:
+        """Rebuild each partition's state from ClickHouse rows below its committed offset.
+
+        On assignment the consumer already starts at the committed offset. After a failed flush (`rewind`)
+        the buffered records are dropped and the consumer is sent back there to replay them.
+        """
         consumer, admin = self._consumer, self._admin
         if consumer is None or admin is None or not partitions:
             return
@@ -236,14 +245,16 @@ class StreamRunner:
                 )
                 await restore_engines(self.writer, tp.partition, offset, processor.engine)
             self._processors[tp] = processor
-            self._buffers[tp] = []
             end = pending_end(meta.metadata if meta is not None else None)
             if end is not None:
                 self._forced_end[tp] = end
             else:
                 self._forced_end.pop(tp, None)
-            if offset is not None:
-                consumer.seek(tp, offset)
-            else:
-                await consumer.seek_to_beginning(tp)
-        self._oldest_buffered = None
+            if rewind:
+                self._buffers[tp] = []
+                if offset is not None:
+                    consumer.seek(tp, offset)
+                else:
+                    await consumer.seek_to_beginning(tp)
+        if rewind:
+            self._oldest_buffered = None

@@ -14,13 +14,15 @@ from typing import Any
 from stream.journeys.engine import AppEngine
 from stream.journeys.restore import (
     conversion_from_row,
+    restore_ad_click,
+    restore_closed_conversion,
     restore_conversion,
     restore_first,
     restore_identity,
     restore_touch,
     restore_watermark,
 )
-from stream.journeys.state import Touchpoint
+from stream.journeys.state import AdClick, Touchpoint
 from stream.processor import PartitionProcessor
 from stream.writer import ClickHouseWriter
 
@@ -73,6 +75,24 @@ async def restore_engines(
             restore_identity(engines[app_id], typed_id, user_key, utc(first_seen))
 
     await _restore_firsts(writer, params, engines)
+    for app_id, conversion_id, time in await writer.query(
+        f"SELECT app_id, conversion_id, max(conversion_time) FROM conversions WHERE {_WHERE} "
+        "AND conversion_time >= {since:DateTime64(3, 'UTC')} GROUP BY app_id, conversion_id",
+        {**params, "since": _naive(oldest - config.identity_retention)},
+    ):
+        if app_id in engines:
+            restore_closed_conversion(engines[app_id], conversion_id, utc(time))
+    for app_id, click_id, time, platform, ctype, channel, campaign, creative in await writer.query(
+        "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, min(event_time), "
+        "any(JSONExtractString(properties, 'platform')), any(JSONExtractString(properties, 'channel_type')), "
+        "any(JSONExtractString(properties, 'channel')), any(JSONExtractString(properties, 'campaign')), "
+        f"any(JSONExtractString(properties, 'creative')) FROM events WHERE {_WHERE} AND type = 'ad_click' "
+        "AND event_time >= {since:DateTime64(3, 'UTC')} AND click != '' GROUP BY app_id, click",
+        {**params, "since": _naive(touches_since)},
+    ):
+        if app_id in engines:
+            click = AdClick(click_id, utc(time), platform, ctype or "paid", channel, campaign, creative)
+            restore_ad_click(engines[app_id], click)
     await _restore_touches(writer, {**params, "since": _naive(touches_since)}, engines)
     for app_id, conversion_id, row in await writer.query(
         "SELECT app_id, conversion_id, argMax(tuple(event_id, identity, conversion_type, conversion_time, "

@@ -25,6 +25,10 @@ BAD_EVENT_COLUMNS = (
 )
 
 
+AD_TOUCH_TYPES = ("ad_click", "ad_impression")
+AD_TOUCH_FIELDS = ("click_id", "platform", "channel_type", "channel", "campaign", "creative")
+
+
 def parse_time(value: str) -> datetime:
     """ISO-8601 with a trailing Z (as the collector writes it) to an aware UTC datetime."""
     return datetime.fromisoformat(value)
@@ -35,6 +39,9 @@ def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, 
     campaign = context.get("campaign") or {}
     share = context.get("share") or {}
     properties = event.get("properties") or {}
+    if event["type"] in AD_TOUCH_TYPES:
+        # Ad-platform touches carry their facts at the top level; kept in `properties` so they can be re-read.
+        properties = {**properties, **{k: event.get(k) or "" for k in AD_TOUCH_FIELDS}}
     revenue = properties.get("revenue")
     sent_at = event.get("sent_at")
     return (

@@ -51,9 +51,11 @@ class AppEngine:
         self.graph = IdentityGraph(app_id)
         self.persons: dict[str, Person] = {}
         self.touch_identity: dict[str, str] = {}  # touchpoint_id -> the id that owns it
-        self.conversion_ids: set[str] = set()  # every open conversion of the app: an order id counts once
+        # Every conversion id of the app, open or final (final ones until identity_retention): an order counts
+        # once however late it is re-sent.
+        self.conversion_ids: dict[str, datetime] = {}
         self.ad_clicks: dict[str, AdClick] = {}
-        self.waiting: dict[str, str] = {}  # click_id -> touchpoint_id of a visit waiting for its ad click
+        self.waiting: dict[str, list[str]] = {}  # click_id -> visits waiting for their ad click
         self.watermark: datetime | None = None
         self._last_eviction: datetime | None = None
 
@@ -79,9 +81,9 @@ class AppEngine:
             other = self.persons.pop(absorbed, None)
             if other is not None:
                 person.absorb(other)
-                dirty.update(person.conversions)
+                dirty.update(cid for cid, c in person.conversions.items() if not self._final(c.time))
         kind = TOUCH_TYPES.get(event["type"])
-        if kind is not None:
+        if kind is not None and not self._too_late_to_touch(at):
             touch = self._visit(event, at, ids[0], kind)
             if touch is not None and touch.touchpoint_id not in person.touches:
                 person.touches[touch.touchpoint_id] = touch
@@ -92,7 +94,8 @@ class AppEngine:
             dirty.update(self._conversion(person, event, at, ids[0]))
         for conversion_id in sorted(dirty):
             conversion = person.conversions.get(conversion_id)
-            if conversion is not None:
+            # A final conversion is written once (if it arrived late) and never re-attributed.
+            if conversion is not None and (conversion.signature is None or not self._final(conversion.time)):
                 self._emit(person, conversion, user_key, version, out)
         return out
 
@@ -119,7 +122,7 @@ class AppEngine:
             if click is not None:
                 _enrich(touch, click)
             else:
-                self.waiting[r.click_id] = touch.touchpoint_id
+                self.waiting.setdefault(r.click_id, []).append(touch.touchpoint_id)
         return touch
 
     def _ad_touch(self, event: dict[str, Any], at: datetime, version: int, out: EngineOutput) -> None:
@@ -131,19 +134,17 @@ class AppEngine:
             event.get("channel") or "", event.get("campaign") or "", event.get("creative") or "",
         )
         self.ad_clicks[click_id] = click
-        touchpoint_id = self.waiting.pop(click_id, None)
-        if touchpoint_id is None:
-            return
-        identity = self.touch_identity.get(touchpoint_id)
-        user_key = self.graph.key_of(identity) if identity else None
-        person = self.persons.get(user_key) if user_key else None
-        touch = person.touches.get(touchpoint_id) if person else None
-        if person is None or touch is None or user_key is None:
-            return
-        _enrich(touch, click)
-        out.touchpoints.append(self._touch_row(touch, user_key, version))
-        for conversion_id in sorted(self._reachable(person, touch)):
-            self._emit(person, person.conversions[conversion_id], user_key, version, out)
+        for touchpoint_id in self.waiting.pop(click_id, []):
+            identity = self.touch_identity.get(touchpoint_id)
+            user_key = self.graph.key_of(identity) if identity else None
+            person = self.persons.get(user_key) if user_key else None
+            touch = person.touches.get(touchpoint_id) if person else None
+            if person is None or touch is None or user_key is None:
+                continue
+            _enrich(touch, click)
+            out.touchpoints.append(self._touch_row(touch, user_key, version))
+            for conversion_id in sorted(self._reachable(person, touch)):
+                self._emit(person, person.conversions[conversion_id], user_key, version, out)
 
     def _conversion(self, person: Person, event: dict[str, Any], at: datetime, identity: str) -> set[str]:
         family = FAMILIES[event["type"]]
@@ -158,7 +159,7 @@ class AppEngine:
         person.conversions[conversion_id] = Conversion(
             conversion_id, event["event_id"], identity, family, at, order_id, revenue, currency
         )
-        self.conversion_ids.add(conversion_id)
+        self.conversion_ids[conversion_id] = at
         dirty = {conversion_id}
         displaced = person.note_first(family, at, conversion_id)
         if displaced is not None:
@@ -214,8 +215,19 @@ class AppEngine:
     def _reachable(self, person: Person, touch: Touchpoint) -> set[str]:
         horizon = self.config.longest_window
         return {
-            cid for cid, c in person.conversions.items() if touch.time <= c.time <= touch.time + horizon
+            cid for cid, c in person.conversions.items()
+            if touch.time <= c.time <= touch.time + horizon and not self._final(c.time)
         }
+
+    def _final(self, conversion_time: datetime) -> bool:
+        """Past the allowed lateness a conversion's credits never change again, evicted yet or not."""
+        return self.watermark is not None and conversion_time < self.watermark - self.config.allowed_lateness
+
+    def _too_late_to_touch(self, at: datetime) -> bool:
+        """A touch no open conversion can reach is dropped on arrival, as eviction would drop it."""
+        if self.watermark is None:
+            return False
+        return at < self.watermark - self.config.allowed_lateness - self.config.longest_window
 
     def _touch_row(self, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
         return TouchpointRow(
@@ -263,7 +275,6 @@ class AppEngine:
         for user_key, person in list(self.persons.items()):
             for conversion_id in [k for k, c in person.conversions.items() if c.time < conversions_before]:
                 del person.conversions[conversion_id]
-                self.conversion_ids.discard(conversion_id)
             for touch_id in [k for k, t in person.touches.items() if t.time < touches_before]:
                 del person.touches[touch_id]
                 self.touch_identity.pop(touch_id, None)
@@ -271,7 +282,9 @@ class AppEngine:
                 del self.persons[user_key]
                 self.graph.forget(user_key)
         self.ad_clicks = {k: c for k, c in self.ad_clicks.items() if c.time >= touches_before}
-        self.waiting = {k: v for k, v in self.waiting.items() if v in self.touch_identity}
+        self.conversion_ids = {k: t for k, t in self.conversion_ids.items() if t >= people_before}
+        waiting = {k: [t for t in v if t in self.touch_identity] for k, v in self.waiting.items()}
+        self.waiting = {k: v for k, v in waiting.items() if v}
 
 
 def _enrich(touch: Touchpoint, click: AdClick) -> None:

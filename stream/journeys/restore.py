@@ -33,7 +33,7 @@ def restore_touch(engine: AppEngine, touch: Touchpoint) -> None:
     person.touches[touch.touchpoint_id] = touch
     engine.touch_identity[touch.touchpoint_id] = touch.identity
     if touch.click_id and not touch.matched_click:
-        engine.waiting[touch.click_id] = touch.touchpoint_id
+        engine.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
     _seen(person, touch.time)
 
 
@@ -44,18 +44,23 @@ def restore_conversion(engine: AppEngine, conversion: Conversion) -> None:
     _, person = found
     conversion.signature = RESTORED
     person.conversions[conversion.conversion_id] = conversion
-    engine.conversion_ids.add(conversion.conversion_id)
+    engine.conversion_ids[conversion.conversion_id] = conversion.time
     _seen(person, conversion.time)
+
+
+def restore_closed_conversion(engine: AppEngine, conversion_id: str, time: datetime) -> None:
+    """A conversion already final: its id alone is kept, so a late re-send is not counted again."""
+    engine.conversion_ids.setdefault(conversion_id, time)
+
+
+def restore_ad_click(engine: AppEngine, click: AdClick) -> None:
+    engine.ad_clicks.setdefault(click.click_id, click)
 
 
 def restore_first(engine: AppEngine, identity: str, family: str, time: datetime, conversion_id: str) -> None:
     found = _person_of(engine, identity)
     if found is not None:
         found[1].note_first(family, time, conversion_id)
-
-
-def restore_ad_click(engine: AppEngine, click: AdClick) -> None:
-    engine.ad_clicks.setdefault(click.click_id, click)
 
 
 def restore_watermark(engine: AppEngine, watermark: datetime) -> None:

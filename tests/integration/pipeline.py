@@ -1,0 +1,110 @@
+"""In-process pipeline parts for integration tests: the real collector app on a real Kafka sink, and stream
+runners on the session's chDB, each in its own database. Everything talks to the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from collector.app import create_app
+from collector.metrics import CollectorMetrics
+from collector.settings import CollectorSettings
+from collector.sinks import KafkaSink
+from stream.channels import default_taxonomy
+from stream.consumer import StreamRunner
+from stream.journeys.config import AttributionConfig
+from stream.journeys.engine import AppEngine
+from stream.metrics import StreamMetrics
+from stream.settings import StreamSettings
+from stream.writer import ClickHouseWriter
+from touchstream.kafka_admin import ensure_topics
+
+WRITE_KEYS = "shop:wk_shop_0123456789,news:wk_news_0123456789"
+KEYS = {"shop": "wk_shop_0123456789", "news": "wk_news_0123456789"}
+
+
+def stream_settings(bootstrap: str, topics: dict[str, str], **overrides: Any) -> StreamSettings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_events_topic": topics["KAFKA_EVENTS_TOPIC"],
+        "kafka_deadletter_topic": topics["KAFKA_DEADLETTER_TOPIC"],
+        "stream_group_id": topics["STREAM_GROUP_ID"],
+        "stream_flush_interval_s": 0.2,
+    }
+    return StreamSettings(**(values | overrides))
+
+
+@contextlib.asynccontextmanager
+async def collector_client(bootstrap: str, topics: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    settings = CollectorSettings(
+        kafka_bootstrap_servers=bootstrap,
+        kafka_events_topic=topics["KAFKA_EVENTS_TOPIC"],
+        kafka_deadletter_topic=topics["KAFKA_DEADLETTER_TOPIC"],
+        collector_write_keys=WRITE_KEYS,
+    )
+    await ensure_topics(bootstrap, settings.topic_specs())
+    metrics = CollectorMetrics()
+    sink = KafkaSink(bootstrap, metrics)
+    await sink.start()
+    app = create_app(settings, sink, metrics=metrics, create_topics=False)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://collector") as client:
+            yield client
+    finally:
+        await sink.stop()
+
+
+async def send(client: httpx.AsyncClient, app_id: str, events: list[dict[str, Any]]) -> None:
+    response = await client.post("/v1/batch", json={"events": events}, headers={"X-Write-Key": KEYS[app_id]})
+    assert response.status_code == 200, response.text
+    assert response.json()["rejected"] == [], response.json()
+
+
+async def produce_raw(bootstrap: str, topic: str, app_id: str, events: list[dict[str, Any]]) -> None:
+    """What the ad-platform webhook produces: an enriched ad_click event in the events topic, keyed by app."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, orjson.dumps(events), key=app_id.encode())
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class RunningStream:
+    runner: StreamRunner
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def close(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 30)
+
+
+def start_stream(
+    settings: StreamSettings, writer: ClickHouseWriter, config: AttributionConfig | None = None
+) -> RunningStream:
+    taxonomy = default_taxonomy()
+    attribution = config or AttributionConfig()
+    runner = StreamRunner(settings, writer, StreamMetrics(), lambda app: AppEngine(app, attribution, taxonomy))
+    stop = asyncio.Event()
+    return RunningStream(runner, stop, asyncio.create_task(runner.run(stop)))
+
+
+async def wait_rows(writer: ClickHouseWriter, sql: str, want: Any, timeout: float = 30) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    got: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        got = (await writer.query(sql))[0][0]
+        if got == want:
+            return got
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"waited {timeout}s for {sql!r} == {want!r}, last {got!r}")
