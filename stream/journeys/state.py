@@ -48,7 +48,7 @@ class Conversion:
     order_id: str
     revenue: Decimal
     currency: str
-    signature: Any = None  # what was last emitted; None = nothing current in ClickHouse
+    signature: Any = None  # hash of what was last emitted; None = nothing current in ClickHouse
 
 
 @dataclass(slots=True)
