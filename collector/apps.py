@@ -102,6 +102,9 @@ class KeyRingSource:
             except FileNotFoundError:
                 msg = f"COLLECTOR_APPS_FILE {self._path} does not exist"
                 raise AppConfigError(msg) from None
+            except OSError as exc:
+                msg = f"COLLECTOR_APPS_FILE {self._path} cannot be read: {exc.strerror}"
+                raise AppConfigError(msg) from None
             self._mtime = stat.st_mtime
         return KeyRing(keys)
 

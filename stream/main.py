@@ -62,7 +62,8 @@ async def _main(settings: StreamSettings) -> int:
     writer = ClickHouseWriter(client)
     config = load_config(settings.stream_attribution_config)
     taxonomy = load_taxonomy(settings.stream_taxonomy_file)
-    runner = StreamRunner(settings, writer, StreamMetrics(), lambda app_id: AppEngine(app_id, config, taxonomy))
+    metrics = StreamMetrics()
+    runner = StreamRunner(settings, writer, metrics, lambda app_id: AppEngine(app_id, config, taxonomy))
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -71,7 +72,9 @@ async def _main(settings: StreamSettings) -> int:
 
     server = _EmbeddedServer(
         uvicorn.Config(
-            create_query_app(query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s),
+            create_query_app(
+                query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s, metrics.registry
+            ),
             host=settings.stream_query_host,
             port=settings.stream_query_port,
             log_config=None,

@@ -1,4 +1,5 @@
-"""The read-only SQL endpoint of the stream processor, so analysts can query the embedded store it owns.
+"""The read-only SQL endpoint of the stream processor, so analysts can query the embedded store it owns,
+plus the processor's Prometheus `/metrics` and `/healthz`.
 
 POST /v1/query {"sql": "SELECT ..."} → {"columns": [...], "types": [...], "rows": [[...], ...]}.
 Bound to loopback by default (STREAM_QUERY_HOST). With a ClickHouse server, `touchstream sql` goes to the
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,7 +39,9 @@ def run_query(client: Any, sql: str, max_rows: int, timeout_s: int) -> dict[str,
     }
 
 
-def create_query_app(client: Any, max_rows: int, timeout_s: int) -> Starlette:
+def create_query_app(
+    client: Any, max_rows: int, timeout_s: int, registry: CollectorRegistry | None = None
+) -> Starlette:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-query")
 
     async def query(request: Request) -> Response:
@@ -65,4 +69,10 @@ def create_query_app(client: Any, max_rows: int, timeout_s: int) -> Starlette:
     async def health(_: Request) -> Response:
         return _json({"status": "ok"})
 
-    return Starlette(routes=[Route("/v1/query", query, methods=["POST"]), Route("/healthz", health)])
+    async def metrics(_: Request) -> Response:
+        body = generate_latest(registry) if registry is not None else b""
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[
+        Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
+    ])

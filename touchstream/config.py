@@ -24,13 +24,18 @@ class ServiceSettings(BaseSettings):
     kafka_events_topic: str = Field(default="touchstream.events", min_length=1, max_length=200)
     kafka_deadletter_topic: str = Field(default="touchstream.deadletter", min_length=1, max_length=200)
     kafka_topic_partitions: int = Field(default=4, ge=1, le=1024)
+    # 1 for the local single-node broker; 3 on a real cluster, so losing one broker loses no acked event.
+    kafka_replication_factor: int = Field(default=1, ge=1, le=16)
     # Dead letters are kept 30 days by default: long enough to notice and replay, short enough for PII rules.
     kafka_deadletter_retention_ms: int = Field(default=30 * 86_400_000, ge=60_000)
 
     def topic_specs(self) -> list[TopicSpec]:
         return [
-            TopicSpec(self.kafka_events_topic, self.kafka_topic_partitions),
-            TopicSpec(self.kafka_deadletter_topic, self.kafka_topic_partitions, self.kafka_deadletter_retention_ms),
+            TopicSpec(self.kafka_events_topic, self.kafka_topic_partitions, None, self.kafka_replication_factor),
+            TopicSpec(
+                self.kafka_deadletter_topic, self.kafka_topic_partitions, self.kafka_deadletter_retention_ms,
+                self.kafka_replication_factor,
+            ),
         ]
 
     @property

@@ -23,6 +23,7 @@ class TopicSpec:
     name: str
     partitions: int
     retention_ms: int | None = None
+    replication_factor: int = 1
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec], timeout_s: float = 15.0) -> None:
@@ -45,7 +46,7 @@ async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec], timeout_s: 
                 NewTopic(
                     t.name,
                     t.partitions,
-                    1,
+                    t.replication_factor,
                     topic_configs={"retention.ms": str(t.retention_ms)} if t.retention_ms else {},
                 )
                 for t in wanted
