@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request
 
 from collector.apps import KeyRingSource
-from collector.errors import CollectorError, OriginNotAllowed
+from collector.cost_routes import router as cost_router
+from collector.costs import FxRates
+from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed
 from collector.metrics import CollectorMetrics
 from collector.pii import PiiHasher
+from collector.ratelimit import RateLimiter
 from collector.responses import JsonResponse
 from collector.routes import router
 from collector.settings import CollectorSettings
 from collector.sinks import Sink
+from collector.webhooks.routes import router as webhook_router
+from collector.webhooks.signing import ReplayGuard
 from touchstream.clock import Clock, system_clock
 from touchstream.kafka_admin import ensure_topics
 
@@ -36,6 +41,9 @@ class CollectorState:
     clock: Clock
     metrics: CollectorMetrics
     hasher: PiiHasher
+    fx: FxRates
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    replays: ReplayGuard = field(default_factory=ReplayGuard)
     in_flight: int = 0
     draining: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)
@@ -57,6 +65,7 @@ def create_app(
         clock=clock,
         metrics=metrics or CollectorMetrics(),
         hasher=PiiHasher(settings.pii_hash_secret.get_secret_value().encode()),
+        fx=FxRates.load(settings.collector_fx_rates_file) if settings.collector_fx_rates_file else FxRates.identity(),
     )
     state.idle.set()
 
@@ -84,6 +93,8 @@ def create_app(
     )
     app.state.collector = state
     app.include_router(router)
+    app.include_router(webhook_router)
+    app.include_router(cost_router)
 
     @app.exception_handler(CollectorError)
     async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:
@@ -94,6 +105,9 @@ def create_app(
         allowed = any(origin in a.cors_origins for a in state.keys.current().apps) if origin else False
         if origin and allowed and not isinstance(exc, OriginNotAllowed):
             headers |= {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        return JsonResponse({"error": exc.code, "message": exc.message}, exc.status, headers=headers or None)
+        body: dict[str, object] = {"error": exc.code, "message": exc.message}
+        if isinstance(exc, InvalidCosts):
+            body["problems"] = exc.problems
+        return JsonResponse(body, exc.status, headers=headers or None)
 
     return app

@@ -22,6 +22,23 @@ WRITE_KEY_HEADER = "x-write-key"
 class App:
     app_id: str
     cors_origins: frozenset[str] = field(default_factory=frozenset)
+    reporting_currency: str = "CNY"
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """An ad-platform integration of an app: the URL id, the secret token that must come with every call,
+    optional signing secrets, and the channel its clicks and impressions belong to."""
+
+    integration_id: str
+    app_id: str
+    platform: str
+    token: str
+    channel: str
+    channel_type: str = "paid"
+    signing_secrets: tuple[str, ...] = ()
+    require_signature: bool = False
+    rate_limit_per_s: float = 200.0
 
 
 def write_key_from_headers(headers: Mapping[str, str]) -> str:
@@ -42,18 +59,55 @@ def write_key_from_headers(headers: Mapping[str, str]) -> str:
 
 
 class KeyRing:
-    """Maps write keys to apps. Lookup compares in constant time so response timing does not leak key prefixes."""
+    """Maps write keys (and admin keys, and integrations) to apps. Keys are compared in constant time so
+    response timing does not leak key prefixes."""
 
-    def __init__(self, keys: Mapping[str, App]) -> None:
+    def __init__(
+        self,
+        keys: Mapping[str, App],
+        admin_keys: Mapping[str, App] | None = None,
+        integrations: Mapping[str, Integration] | None = None,
+    ) -> None:
         self._keys = dict(keys)
+        self._admin_keys = dict(admin_keys or {})
+        self._integrations = dict(integrations or {})
 
     def app_for(self, key: str) -> App:
-        for candidate, app in self._keys.items():
-            if hmac.compare_digest(candidate.encode(), key.encode()):
-                return app
-        msg = "unknown or revoked write key"
-        raise Unauthorized(msg)
+        app = _lookup(self._keys, key)
+        if app is None:
+            msg = "unknown or revoked write key"
+            raise Unauthorized(msg)
+        return app
+
+    def app_for_admin(self, key: str) -> App:
+        app = _lookup(self._admin_keys, key)
+        if app is None:
+            msg = "unknown or revoked admin key (costs need an admin key, not a write key)"
+            raise Unauthorized(msg)
+        return app
+
+    def integration(self, integration_id: str) -> Integration | None:
+        return self._integrations.get(integration_id)
 
     @property
     def apps(self) -> list[App]:
-        return list({a.app_id: a for a in self._keys.values()}.values())
+        return list({a.app_id: a for a in [*self._keys.values(), *self._admin_keys.values()]}.values())
+
+
+def _lookup(keys: Mapping[str, App], key: str) -> App | None:
+    found = None
+    for candidate, app in keys.items():
+        if hmac.compare_digest(candidate.encode(), key.encode()):
+            found = app
+    return found
+
+
+def admin_key_from_headers(headers: Mapping[str, str]) -> str:
+    key = headers.get("x-admin-key")
+    if key:
+        return key.strip()
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    msg = "missing admin key: send it in the 'X-Admin-Key' header or as 'Authorization: Bearer <key>'"
+    raise Unauthorized(msg)

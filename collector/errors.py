@@ -4,8 +4,10 @@
     ├── MalformedBody          400  the body is not a JSON batch (not retriable)
     ├── Unauthorized           401  missing, unknown or revoked write key
     ├── OriginNotAllowed       403  browser Origin not on the app's CORS allowlist
+    ├── NotFound               404  unknown webhook integration or wrong token (nothing recorded)
     ├── PayloadTooLarge        413  body, decompressed body or event count over a limit
     ├── UnsupportedEncoding    415  Content-Encoding other than identity or gzip
+    ├── InvalidCosts           422  a cost upload with problems (each named by row and field); nothing stored
     ├── RateLimited            429  retriable, with Retry-After
     └── Unavailable            503  retriable, with Retry-After: Kafka did not acknowledge in time,
         └── Overloaded         503  or too many requests are already in flight, or we are shutting down
@@ -39,12 +41,24 @@ class OriginNotAllowed(CollectorError):
     status, code = 403, "origin_not_allowed"
 
 
+class NotFound(CollectorError):
+    status, code = 404, "not_found"
+
+
 class PayloadTooLarge(CollectorError):
     status, code = 413, "payload_too_large"
 
 
 class UnsupportedEncoding(CollectorError):
     status, code = 415, "unsupported_encoding"
+
+
+class InvalidCosts(CollectorError):
+    status, code = 422, "invalid_costs"
+
+    def __init__(self, message: str, problems: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class RateLimited(CollectorError):

@@ -29,6 +29,8 @@ class CollectorSettings(ServiceSettings):
     collector_max_event_bytes: int = Field(default=32_768, ge=256)
     collector_max_depth: int = Field(default=12, ge=2)
     collector_max_string_chars: int = Field(default=8_192, ge=64)
+    # Exchange rates for spend uploads (collector/costs.py FxRates JSON); without it only the reporting currency.
+    collector_fx_rates_file: Path | None = None
     # X-Forwarded-For is honoured only when the direct peer is one of these (IPs or CIDRs, comma-separated).
     collector_trusted_proxies: str = ""
 

@@ -22,6 +22,9 @@ trap cleanup INT TERM EXIT
 
 deploy/kafka/kafka.sh up
 key="$($bin/touchstream dev-app --apps-file "$COLLECTOR_APPS_FILE")"
+dev_json="$($bin/touchstream dev-app --all --apps-file "$COLLECTOR_APPS_FILE")"
+admin_key="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(json.load(sys.stdin)[\"admin_keys\"][0])")"
+hook_token="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(json.load(sys.stdin)[\"integrations\"][0][\"token\"])")"
 $bin/touchstream stream 2> >(sed 's/^/[stream] /' >&2) &
 pids+=($!)
 $bin/touchstream collector 2> >(sed 's/^/[collector] /' >&2) &
@@ -39,6 +42,8 @@ touchstream is running
   kafka          $KAFKA_BOOTSTRAP_SERVERS  (data in data/kafka)
   clickhouse     $CLICKHOUSE_URL  (query: .venv/bin/touchstream sql "SELECT ...")
   dev app        app_id=dev  write key: $key
+                 admin key (spend uploads): $admin_key
+                 Tencent Ads click URL: http://127.0.0.1:$port/v1/webhooks/dev-tencent/click?token=$hook_token&click_id=__CLICK_ID__
 
 Ctrl-C stops everything.
 MSG

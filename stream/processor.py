@@ -19,12 +19,14 @@ import orjson
 from stream.dedup import SeenIds
 from stream.journeys.engine import AppEngine
 from stream.rows import (
+    AD_SPEND_COLUMNS,
     BAD_EVENT_COLUMNS,
     CONVERSION_COLUMNS,
     CREDIT_COLUMNS,
     EVENT_COLUMNS,
     IDENTITY_COLUMNS,
     TOUCHPOINT_COLUMNS,
+    ad_spend_row,
     bad_event_row,
     dataclass_row,
     event_row,
@@ -56,6 +58,7 @@ class Output:
     touchpoints: list[tuple[Any, ...]] = field(default_factory=list)
     conversions: list[tuple[Any, ...]] = field(default_factory=list)
     credits: list[tuple[Any, ...]] = field(default_factory=list)
+    ad_spend: list[tuple[Any, ...]] = field(default_factory=list)
     duplicates: int = 0
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
@@ -66,6 +69,7 @@ class Output:
             ("touchpoints", TOUCHPOINT_COLUMNS, self.touchpoints),
             ("conversions", CONVERSION_COLUMNS, self.conversions),
             ("attribution_credits", CREDIT_COLUMNS, self.credits),
+            ("ad_spend", AD_SPEND_COLUMNS, self.ad_spend),
         ]
 
 
@@ -116,7 +120,12 @@ class PartitionProcessor:
             raise TypeError(msg)
         rows = []
         keys: dict[tuple[str, str], None] = {}  # ordered, and O(1) membership for 2,500-event records
-        for event in events:
+        spend = []
+        for index, event in enumerate(events):
+            if event["type"] == "ad_spend":  # spend rows are facts about a day, not events of a person
+                version = record.offset * VERSION_SLOTS + index
+                spend.append(ad_spend_row(event, version, record.partition, record.offset))
+                continue
             key = (event["app_id"], event["event_id"])
             if key in self.seen or key in keys:
                 out.duplicates += 1
@@ -127,6 +136,7 @@ class PartitionProcessor:
         for key, row in zip(keys, rows, strict=True):
             self.seen.add(key, row[7])
         out.events.extend(rows)
+        out.ad_spend.extend(spend)
         for index, event in enumerate(events):
             key = (event["app_id"], event["event_id"])
             if key in keys:  # first occurrence of a new event: attribute it once

@@ -5,7 +5,7 @@ Column order is the `*_COLUMNS` tuple of each table; the writer inserts with tho
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,3 +122,19 @@ CREDIT_COLUMNS = (
 def dataclass_row(row: Any, partition: int, offset: int) -> tuple[Any, ...]:
     """Any engine output row (slots dataclass whose fields are in DDL order) plus the source position."""
     return (*(getattr(row, name) for name in row.__slots__), partition, offset)
+
+
+AD_SPEND_COLUMNS = (
+    "app_id", "date", "channel", "campaign", "creative", "source", "spend", "currency", "spend_reporting",
+    "reporting_currency", "fx_rate", "received_at", "version", "_partition", "_offset",
+)
+
+
+def ad_spend_row(event: dict[str, Any], version: int, partition: int, offset: int) -> tuple[Any, ...]:
+    p = event["properties"]
+    return (
+        event["app_id"], date.fromisoformat(p["date"]), p["channel"], p.get("campaign") or "",
+        p.get("creative") or "", p.get("source") or "", Decimal(p["spend"]), p["currency"],
+        Decimal(p["spend_reporting"]), p["reporting_currency"], Decimal(p["fx_rate"]),
+        parse_time(event["received_at"]), version, partition, offset,
+    )

@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     schemas.add_argument("--check", action="store_true", help="exit 1 if schemas/json is stale")
     dev = sub.add_parser("dev-app", help="print the development app's write key, creating it if needed")
     dev.add_argument("--apps-file", default=os.environ.get("COLLECTOR_APPS_FILE", "data/apps.json"))
+    dev.add_argument("--all", action="store_true", help="print the whole dev app entry (keys, webhook token) as JSON")
+    costs = sub.add_parser("costs", help="spend: `touchstream costs import FILE.csv` uploads it to the collector")
+    costs.add_argument("action", choices=("import",))
+    costs.add_argument("file", type=Path)
+    costs.add_argument("--collector", default=os.environ.get("TOUCHSTREAM_COLLECTOR_URL", "http://127.0.0.1:8000"))
+    costs.add_argument("--admin-key", default=os.environ.get("TOUCHSTREAM_ADMIN_KEY", ""))
 
     args = parser.parse_args(argv)
     if args.command == "collector":
@@ -54,10 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(render(result, args.format) + "\n")
         return 0
     if args.command == "dev-app":
+        import orjson
+
         from touchstream.devapp import ensure_dev_app
 
-        sys.stdout.write(ensure_dev_app(Path(args.apps_file)) + "\n")
+        app = ensure_dev_app(Path(args.apps_file))
+        out = orjson.dumps(app, option=orjson.OPT_INDENT_2).decode() if args.all else app["write_keys"][0]
+        sys.stdout.write(out + "\n")
         return 0
+    if args.command == "costs":
+        from touchstream.costs_client import import_csv
+
+        return import_csv(args.file, args.collector, args.admin_key)
     parser.error(f"unknown command {args.command}")
     return 2
 

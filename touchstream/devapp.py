@@ -1,26 +1,37 @@
-"""A development app and write key for `make run`, kept in ./data/apps.json (git-ignored), made once."""
+"""A development app for `make run`, kept in ./data/apps.json (git-ignored) and made once: a write key, an
+admin key for spend uploads, and a Tencent Ads webhook integration with a random token."""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 DEV_APP_ID = "dev"
 
 
-def ensure_dev_app(path: Path) -> str:
-    """Returns the dev app's write key, creating the apps file with a fresh random key if there is none."""
-    if path.exists():
-        doc = orjson.loads(path.read_bytes())
-        for app in doc.get("apps", []):
-            if app.get("app_id") == DEV_APP_ID and app.get("write_keys"):
-                return str(app["write_keys"][0])
-    else:
-        doc = {"apps": []}
-    key = "wk_dev_" + secrets.token_urlsafe(18)
-    doc["apps"].append({"app_id": DEV_APP_ID, "write_keys": [key], "cors_origins": ["http://localhost:8000"]})
+def ensure_dev_app(path: Path) -> dict[str, Any]:
+    """The dev app's entry, creating the apps file (or the entry) with fresh random keys if missing."""
+    doc: dict[str, Any] = orjson.loads(path.read_bytes()) if path.exists() else {"apps": []}
+    for app in doc.get("apps", []):
+        if app.get("app_id") == DEV_APP_ID and app.get("write_keys") and app.get("admin_keys"):
+            return dict(app)
+    doc["apps"] = [a for a in doc.get("apps", []) if a.get("app_id") != DEV_APP_ID]
+    app = {
+        "app_id": DEV_APP_ID,
+        "write_keys": ["wk_dev_" + secrets.token_urlsafe(18)],
+        "admin_keys": ["ak_dev_" + secrets.token_urlsafe(24)],
+        "cors_origins": ["http://localhost:8000", "http://127.0.0.1:8000"],
+        "reporting_currency": "CNY",
+        "integrations": [
+            {"id": "dev-tencent", "platform": "tencent_ads", "token": secrets.token_urlsafe(24),
+             "channel": "tencent_ads"},
+        ],
+    }
+    doc["apps"].append(app)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    return key
+    path.chmod(0o600)
+    return app

@@ -88,6 +88,8 @@ class AppEngine:
             if touch is not None and touch.touchpoint_id not in person.touches:
                 person.touches[touch.touchpoint_id] = touch
                 self.touch_identity[touch.touchpoint_id] = touch.identity
+                if touch.click_id and not touch.matched_click:
+                    self.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
                 out.touchpoints.append(self._touch_row(touch, user_key, version))
                 dirty.update(self._reachable(person, touch))
         elif event["type"] in FAMILIES:
@@ -118,16 +120,14 @@ class AppEngine:
             r.scene or 0,
         )
         if r.click_id:
-            click = self.ad_clicks.get(r.click_id)
+            click = self._live_click(r.click_id)
             if click is not None:
                 _enrich(touch, click)
-            else:
-                self.waiting.setdefault(r.click_id, []).append(touch.touchpoint_id)
         return touch
 
     def _ad_touch(self, event: dict[str, Any], at: datetime, version: int, out: EngineOutput) -> None:
         click_id = event.get("click_id") or ""
-        if not click_id or click_id in self.ad_clicks:
+        if not click_id or self._live_click(click_id) is not None:
             return  # the same click id twice counts once
         click = AdClick(
             click_id, at, event.get("platform") or "", event.get("channel_type") or "paid",
@@ -139,7 +139,8 @@ class AppEngine:
             user_key = self.graph.key_of(identity) if identity else None
             person = self.persons.get(user_key) if user_key else None
             touch = person.touches.get(touchpoint_id) if person else None
-            if person is None or touch is None or user_key is None:
+            # A visit no open conversion can reach is as good as evicted (eviction runs hourly): leave it be.
+            if person is None or touch is None or user_key is None or self._too_late_to_touch(touch.time):
                 continue
             _enrich(touch, click)
             out.touchpoints.append(self._touch_row(touch, user_key, version))
@@ -219,6 +220,11 @@ class AppEngine:
             cid for cid, c in person.conversions.items()
             if touch.time <= c.time <= touch.time + horizon and not self._final(c.time)
         }
+
+    def _live_click(self, click_id: str) -> AdClick | None:
+        """A stored ad click, unless it is past the horizon (then it is as good as evicted, evicted yet or not)."""
+        click = self.ad_clicks.get(click_id)
+        return None if click is None or self._too_late_to_touch(click.time) else click
 
     def _final(self, conversion_time: datetime) -> bool:
         """Past the allowed lateness a conversion's credits never change again, evicted yet or not."""

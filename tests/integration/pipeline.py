@@ -42,13 +42,16 @@ def stream_settings(bootstrap: str, topics: dict[str, str], **overrides: Any) ->
 
 
 @contextlib.asynccontextmanager
-async def collector_client(bootstrap: str, topics: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = CollectorSettings(
-        kafka_bootstrap_servers=bootstrap,
-        kafka_events_topic=topics["KAFKA_EVENTS_TOPIC"],
-        kafka_deadletter_topic=topics["KAFKA_DEADLETTER_TOPIC"],
-        collector_write_keys=WRITE_KEYS,
-    )
+async def collector_client(
+    bootstrap: str, topics: dict[str, str], **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": bootstrap,
+        "kafka_events_topic": topics["KAFKA_EVENTS_TOPIC"],
+        "kafka_deadletter_topic": topics["KAFKA_DEADLETTER_TOPIC"],
+        "collector_write_keys": WRITE_KEYS,
+    }
+    settings = CollectorSettings(**(values | overrides))
     await ensure_topics(bootstrap, settings.topic_specs())
     metrics = CollectorMetrics()
     sink = KafkaSink(bootstrap, metrics)

@@ -1,0 +1,549 @@
+"""Ad spend rows: validation of JSON and CSV uploads and conversion to the app's reporting currency.
+
+Spend arrives per day x channel x optional campaign x optional creative, in any currency, from an ad platform
+or an operator. Each upload is parsed into `CostRow`s plus `CostProblem`s: a row with any problem is left out
+(with all its problems reported), the other rows are kept. Nothing here raises on bad input rows; only a bad
+call (an invalid `reporting_currency`, `default_source` or `max_rows`) raises `ValueError`.
+
+Restatement: the key of a cost row is (app, date, channel, campaign, creative, source). Platforms re-send
+earlier days; the store replaces the figure stored under the same key (the latest upload wins). This module
+does not apply that rule: it only refuses two figures for the same key within one upload (the later row gets a
+problem). Currency is not part of the key, so a restatement may change the currency.
+
+Exactness: spend is never passed through float arithmetic: strings are parsed as decimals, JSON numbers are
+converted via their shortest `repr`. Spend has at most 4 decimal places and 14 integer digits. Conversion uses
+`FxRates` (units of the base currency per 1 unit of a currency, each rate valid from its date until the next
+entry); `spend_reporting` is the exact product/quotient rounded half-even to 4 places, and `fx_rate` is the rate
+used (a cross rate through the base is rounded to 28 significant digits for display, never before converting).
+
+CSV: one row per line (fields may be quoted, but may not contain line breaks). The header is row 0 and the first
+data row is row 1, so row N is line N + 1 of the file; blank lines are skipped but keep their numbers.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import datetime
+import io
+import itertools
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal
+from pathlib import Path
+from typing import Any, NoReturn
+
+import orjson
+
+FIELDS = ("date", "channel", "campaign", "creative", "spend", "currency", "source")
+REQUIRED_FIELDS = ("date", "channel", "spend")
+MAX_LABEL_CHARS = 128
+MAX_LINE_BYTES = 4096
+MAX_SPEND_INT_DIGITS = 14
+SPEND_PLACES = 4
+
+NAME_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DECIMAL_PATTERN = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+_Q4 = Decimal(1).scaleb(-SPEND_PLACES)
+_MAX_SPEND = Decimal(10) ** MAX_SPEND_INT_DIGITS
+_MIN_RATE = Decimal("1e-12")
+_MAX_RATE = Decimal("1e12")
+_MAX_RATE_DIGITS = 28
+# Wide enough that spend (18 digits) x rate (28 digits) is exact; only the final quantize rounds.
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
+_RATE = Context(prec=_MAX_RATE_DIGITS, rounding=ROUND_HALF_EVEN)
+_NAME_RULE = "1-64 characters of a-z, 0-9, '_', '.', '-'"
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    date: datetime.date
+    channel: str
+    campaign: str
+    creative: str
+    spend: Decimal
+    currency: str
+    source: str
+    spend_reporting: Decimal
+    reporting_currency: str
+    fx_rate: Decimal
+
+    @property
+    def key(self) -> tuple[datetime.date, str, str, str, str]:
+        """The restatement key within one app: a later figure under the same key replaces this one."""
+        return (self.date, self.channel, self.campaign, self.creative, self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class CostProblem:
+    row: int
+    field: str
+    message: str
+
+
+class FxConfigError(ValueError):
+    pass
+
+
+class UnknownCurrency(ValueError):
+    def __init__(self, currency: str, on: datetime.date) -> None:
+        self.currency = currency
+        self.on = on
+        super().__init__(f"no exchange rate for {currency} on or before {on.isoformat()}")
+
+
+class FxRates:
+    """Exchange rates: units of `base` per 1 unit of each currency, each valid from its date to the next entry."""
+
+    __slots__ = ("_base", "_dates", "_rates")
+
+    def __init__(self, spec: Mapping[str, Any], *, source: str = "FX rates") -> None:
+        if not isinstance(spec, Mapping):
+            _fx_error(f'{source}: expected {{"base": "CNY", "rates": {{...}}}}; got {_show(spec)}')
+        unknown = sorted(str(k) for k in spec if k not in ("base", "rates"))
+        if unknown:
+            _fx_error(f"{source}: unknown keys {unknown}; allowed: base, rates")
+        base = spec.get("base")
+        if not isinstance(base, str) or not CURRENCY_PATTERN.fullmatch(base):
+            _fx_error(f"{source}: base must be an ISO-4217 code of 3 uppercase letters (e.g. CNY); got {_show(base)}")
+        rates = spec.get("rates", {})
+        if not isinstance(rates, Mapping):
+            _fx_error(f'{source}: rates must be an object {{"USD": [{{"from": "2026-01-01", "rate": "7.10"}}]}}')
+        self._base: str = base
+        self._dates: dict[str, list[datetime.date]] = {}
+        self._rates: dict[str, list[Decimal]] = {}
+        for currency, entries in rates.items():
+            if not isinstance(currency, str) or not CURRENCY_PATTERN.fullmatch(currency):
+                _fx_error(f"{source}: rates key {_show(currency)} is not an ISO-4217 code of 3 uppercase letters")
+            if currency == base:
+                _fx_error(f"{source}: rates.{currency}: the base currency has rate 1 implicitly; remove it")
+            if not isinstance(entries, list) or not entries:
+                _fx_error(f'{source}: rates.{currency} must be a non-empty list of {{"from": date, "rate": number}}')
+            parsed = sorted(_fx_entry(entry, f"{source}: rates.{currency}[{i}]") for i, entry in enumerate(entries))
+            for (prev, _), (day, _) in itertools.pairwise(parsed):
+                if prev == day:
+                    _fx_error(f"{source}: rates.{currency} has two rates from {day.isoformat()}; keep one")
+            self._dates[currency] = [day for day, _ in parsed]
+            self._rates[currency] = [rate for _, rate in parsed]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> FxRates:
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            _fx_error(f"{p}: cannot read the FX rates file: {exc.strerror or exc}")
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            _fx_error(f"{p}: not valid JSON: {exc}")
+        return cls(doc, source=str(p))
+
+    @classmethod
+    def identity(cls, base: str = "CNY") -> FxRates:
+        return cls({"base": base})
+
+    @property
+    def base(self) -> str:
+        return self._base
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        return tuple(sorted({self._base, *self._dates}))
+
+    def rate(self, currency: str, to: str, on: datetime.date) -> Decimal:
+        """Units of `to` per 1 unit of `currency` on `on` (cross rates through the base, 28 significant digits)."""
+        if currency == to:
+            return Decimal(1)
+        return _RATE.divide(self._to_base(currency, on), self._to_base(to, on))
+
+    def convert(self, amount: Decimal, currency: str, to: str, on: datetime.date) -> tuple[Decimal, Decimal]:
+        """(amount in `to` rounded half-even to 4 places, the rate used); raises UnknownCurrency."""
+        if currency == to:
+            return amount.quantize(_Q4, context=_WIDE), Decimal(1)
+        r_from, r_to = self._to_base(currency, on), self._to_base(to, on)
+        exact = _WIDE.divide(_WIDE.multiply(amount, r_from), r_to)
+        return exact.quantize(_Q4, context=_WIDE), _RATE.divide(r_from, r_to)
+
+    def _to_base(self, currency: str, on: datetime.date) -> Decimal:
+        if currency == self._base:
+            return Decimal(1)
+        dates = self._dates.get(currency)
+        if not dates:
+            raise UnknownCurrency(currency, on)
+        i = bisect.bisect_right(dates, on) - 1
+        if i < 0:
+            raise UnknownCurrency(currency, on)
+        return self._rates[currency][i]
+
+
+def parse_rows(
+    rows: list[Any],
+    *,
+    reporting_currency: str,
+    fx: FxRates,
+    default_source: str = "manual",
+    max_rows: int = 10_000,
+) -> tuple[list[CostRow], list[CostProblem]]:
+    """Validate JSON rows (row numbers are 1-based); never raises on bad rows."""
+    parser = _RowParser(reporting_currency, fx, default_source, max_rows)
+    if not isinstance(rows, list):
+        return [], [CostProblem(0, "rows", f"expected a JSON array of cost rows; got {_show(rows)}")]
+    if len(rows) > max_rows:
+        return [], [parser.too_many(len(rows))]
+    for number, row in enumerate(rows, start=1):
+        if isinstance(row, Mapping):
+            parser.add(number, row)
+        else:
+            allowed = ", ".join(FIELDS)
+            parser.problems.append(
+                CostProblem(number, "row", f"row {number} must be an object with {allowed}; got {_show(row)}")
+            )
+    return parser.rows, parser.problems
+
+
+def parse_csv(
+    text: str,
+    *,
+    reporting_currency: str,
+    fx: FxRates,
+    default_source: str = "manual",
+    max_rows: int = 10_000,
+) -> tuple[list[CostRow], list[CostProblem]]:
+    """Validate a CSV upload (header = row 0, first data row = 1); never raises on bad input."""
+    parser = _RowParser(reporting_currency, fx, default_source, max_rows)
+    lines = io.StringIO(text.removeprefix("\ufeff"), newline="")
+    header_line = next(lines, "")
+    header, problem = _split_line(0, header_line)
+    if problem is not None:
+        return [], [problem]
+    if not header or all(not cell.strip() for cell in header):
+        return [], [CostProblem(0, "header", f"a header line is required, e.g. {','.join(FIELDS)}")]
+    columns = [cell.strip().lower() for cell in header]
+    header_problems = _check_header(columns)
+    if header_problems:
+        return [], header_problems
+    seen_rows = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        seen_rows += 1
+        if seen_rows > max_rows:
+            return [], [parser.too_many(None, number)]
+        fields, problem = _split_line(number, line)
+        if problem is not None:
+            parser.problems.append(problem)
+            continue
+        if len(fields) != len(columns):
+            message = (
+                f"row {number} has {len(fields)} fields but the header has {len(columns)} ({','.join(columns)}); "
+                'quote a field that contains a comma: "a,b"'
+            )
+            parser.problems.append(CostProblem(number, "row", message))
+            continue
+        parser.add(number, {col: (val if val.strip() else None) for col, val in zip(columns, fields, strict=True)})
+    return parser.rows, parser.problems
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _bad(message: str) -> NoReturn:
+    raise _Invalid(message)
+
+
+def _fx_error(message: str) -> NoReturn:
+    raise FxConfigError(message)
+
+
+def _show(value: Any) -> str:
+    """A short, safe rendering of what was sent, for messages."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if value.bit_length() < 128 else f"an integer of {value.bit_length()} bits"
+    if isinstance(value, str | float | Decimal):
+        text = repr(value) if not isinstance(value, Decimal) else str(value)
+        return text if len(text) <= 48 else text[:45] + "..."
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _field_name(key: Any) -> str:
+    text = key if isinstance(key, str) else _show(key)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _fx_entry(entry: Any, where: str) -> tuple[datetime.date, Decimal]:
+    if not isinstance(entry, Mapping) or set(entry) != {"from", "rate"}:
+        _fx_error(f'{where}: expected {{"from": "YYYY-MM-DD", "rate": "7.10"}}; got {_show(entry)}')
+    day = entry["from"]
+    if not isinstance(day, str) or not DATE_PATTERN.fullmatch(day):
+        _fx_error(f"{where}.from must be a date YYYY-MM-DD; got {_show(day)}")
+    try:
+        start = datetime.date.fromisoformat(day)
+    except ValueError:
+        _fx_error(f"{where}.from {day!r} is not a calendar date")
+    raw = entry["rate"]
+    rate: Decimal | None = None
+    if isinstance(raw, str) and len(raw) <= 64 and DECIMAL_PATTERN.fullmatch(raw.strip()):
+        rate = Decimal(raw.strip())
+    elif isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() < 64:
+        rate = Decimal(raw)
+    elif isinstance(raw, float) and math.isfinite(raw):
+        rate = Decimal(repr(raw))
+    if rate is None or not _MIN_RATE <= rate <= _MAX_RATE or len(rate.as_tuple().digits) > _MAX_RATE_DIGITS:
+        _fx_error(
+            f"{where}.rate must be a positive decimal between {_MIN_RATE} and {_MAX_RATE} with at most "
+            f"{_MAX_RATE_DIGITS} significant digits (units of the base per 1 unit); got {_show(raw)}"
+        )
+    return start, rate
+
+
+def _split_line(number: int, line: str) -> tuple[list[str], CostProblem | None]:
+    body = line.rstrip("\r\n")
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_LINE_BYTES:
+        return [], CostProblem(
+            number, "row", f"row {number} is {size} bytes long; at most {MAX_LINE_BYTES} bytes per line"
+        )
+    try:
+        return next(csv.reader([body], strict=True), []), None
+    except csv.Error as exc:
+        message = f"row {number} is not valid CSV ({exc}); quote a field with commas or quotes and double its quotes"
+        return [], CostProblem(number, "row", message)
+
+
+def _check_header(columns: list[str]) -> list[CostProblem]:
+    problems: list[CostProblem] = []
+    allowed = ",".join(FIELDS)
+    required = ", ".join(REQUIRED_FIELDS)
+    for column in REQUIRED_FIELDS:
+        if column not in columns:
+            problems.append(CostProblem(0, column, f"the header has no {column} column; required columns: {required}"))
+    seen: set[str] = set()
+    for position, column in enumerate(columns, start=1):
+        if column in seen:
+            problems.append(CostProblem(0, column, f"column {column!r} appears twice in the header; keep one"))
+        seen.add(column)
+        if column in FIELDS:
+            continue
+        if not column:
+            message = f"header column {position} is empty; allowed columns: {allowed}"
+        else:
+            message = f"unknown column {_show(column)} (column {position}); allowed columns: {allowed}"
+            if ";" in column or "\t" in column:
+                message += "; the file must be comma-separated"
+        problems.append(CostProblem(0, _field_name(column), message))
+    return problems
+
+
+def _check_name(value: str, field: str) -> str:
+    text = value.strip()
+    if not text.isascii() or not NAME_PATTERN.fullmatch(text.lower()):
+        _bad(f"{field} {_show(value)} is not allowed; use {_NAME_RULE}")
+    return text.lower()
+
+
+def _parse_date(value: Any) -> datetime.date:
+    if value is None:
+        _bad("date is required, as YYYY-MM-DD (e.g. 2026-03-01)")
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value.strip()):
+        _bad(f"date {_show(value)} is not a date; send YYYY-MM-DD (e.g. 2026-03-01)")
+    try:
+        return datetime.date.fromisoformat(value.strip())
+    except ValueError:
+        _bad(f"date {_show(value)} is not a calendar date; send YYYY-MM-DD (e.g. 2026-03-01)")
+
+
+def _parse_channel(value: Any) -> str:
+    if value is None:
+        _bad(f"channel is required (e.g. tencent_ads): {_NAME_RULE}")
+    if not isinstance(value, str):
+        _bad(f"channel must be a string of {_NAME_RULE}; got {_show(value)}")
+    return _check_name(value, "channel")
+
+
+def _parse_label(value: Any, field: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        _bad(f"{field} must be a string of at most {MAX_LABEL_CHARS} characters (or omitted); got {_show(value)}")
+    text = value.strip()
+    if len(text) > MAX_LABEL_CHARS:
+        _bad(f"{field} is {len(text)} characters long; at most {MAX_LABEL_CHARS} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        _bad(f"{field} {_show(value)} contains control characters; send plain text")
+    return text
+
+
+def _parse_spend(value: Any) -> Decimal:
+    rule = f'a decimal number >= 0 with at most {SPEND_PLACES} decimal places, e.g. 1234.5678 or "1234.5678"'
+    amount: Decimal
+    if value is None:
+        _bad(f"spend is required: {rule}")
+    if isinstance(value, bool):
+        _bad(f"spend {_show(value)} is not a number; send {rule}")
+    if isinstance(value, int):
+        if value >= _MAX_SPEND:
+            _bad(f"spend {_show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            _bad(f"spend {_show(value)} is not a finite number; send {rule}")
+        amount = Decimal(repr(value))
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            _bad(f"spend {_show(value)} is not a finite number; send {rule}")
+        amount = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 64 or not DECIMAL_PATTERN.fullmatch(text):
+            _bad(f"spend {_show(value)} is not a plain decimal number; send {rule}")
+        amount = Decimal(text)
+    else:
+        _bad(f"spend must be {rule}; got {_show(value)}")
+    if amount < 0:
+        _bad(f"spend {_show(value)} is negative; spend must be >= 0 (send a correction as the new figure)")
+    if amount >= _MAX_SPEND:
+        _bad(f"spend {_show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
+    rounded = amount.quantize(_Q4, context=_WIDE)
+    if rounded != amount:
+        _bad(f"spend {_show(value)} has more than {SPEND_PLACES} decimal places; round it, e.g. to {rounded}")
+    return rounded.copy_abs()
+
+
+def _parse_currency(value: Any, default: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if not isinstance(value, str):
+        _bad(f"currency must be an ISO-4217 code like USD or CNY; got {_show(value)}")
+    code = value.strip().upper()
+    if not code.isascii() or not CURRENCY_PATTERN.fullmatch(code):
+        _bad(f"currency {_show(value)} is not an ISO-4217 code; send 3 letters like USD or CNY")
+    return code
+
+
+def _parse_source(value: Any, default: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    if not isinstance(value, str):
+        _bad(f"source must be a string of {_NAME_RULE} (e.g. tencent_ads); got {_show(value)}")
+    return _check_name(value, "source")
+
+
+class _RowParser:
+    """Shared per-row validation for JSON and CSV, with duplicate-key detection across the upload."""
+
+    def __init__(self, reporting_currency: str, fx: FxRates, default_source: str, max_rows: int) -> None:
+        if not isinstance(reporting_currency, str) or not CURRENCY_PATTERN.fullmatch(reporting_currency):
+            msg = f"reporting_currency must be 3 uppercase letters; got {reporting_currency!r}"
+            raise ValueError(msg)
+        if not isinstance(default_source, str) or not NAME_PATTERN.fullmatch(default_source):
+            msg = f"default_source must be {_NAME_RULE}; got {default_source!r}"
+            raise ValueError(msg)
+        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
+            msg = f"max_rows must be a positive integer; got {max_rows!r}"
+            raise ValueError(msg)
+        self.reporting_currency = reporting_currency
+        self.fx = fx
+        self.default_source = default_source
+        self.max_rows = max_rows
+        self.rows: list[CostRow] = []
+        self.problems: list[CostProblem] = []
+        self._keys: dict[tuple[datetime.date, str, str, str, str], int] = {}
+
+    def too_many(self, count: int | None, number: int | None = None) -> CostProblem:
+        sent = f"{count} rows" if count is not None else f"more than {self.max_rows} rows"
+        message = f"the upload has {sent}; at most {self.max_rows} rows per upload: split it"
+        return CostProblem(self.max_rows + 1 if number is None else number, "rows", message)
+
+    def add(self, number: int, raw: Mapping[Any, Any]) -> None:
+        problems: list[CostProblem] = []
+        allowed = ", ".join(FIELDS)
+        for key in raw:
+            if key not in FIELDS:
+                problems.append(
+                    CostProblem(number, _field_name(key), f"unknown field {_show(key)}; allowed fields: {allowed}")
+                )
+
+        values: dict[str, Any] = {}
+
+        def check(field: str, parse: Any, *args: Any) -> None:
+            try:
+                values[field] = parse(raw.get(field), *args)
+            except _Invalid as exc:
+                problems.append(CostProblem(number, field, str(exc)))
+
+        check("date", _parse_date)
+        check("channel", _parse_channel)
+        check("campaign", _parse_label, "campaign")
+        check("creative", _parse_label, "creative")
+        check("spend", _parse_spend)
+        check("currency", _parse_currency, self.reporting_currency)
+        check("source", _parse_source, self.default_source)
+
+        key_fields = ("date", "channel", "campaign", "creative", "source")
+        if all(field in values for field in key_fields):
+            key = (values["date"], values["channel"], values["campaign"], values["creative"], values["source"])
+            first = self._keys.setdefault(key, number)
+            if first != number:
+                message = (
+                    f"row {number} repeats row {first}'s key (date, channel, campaign, creative, source); "
+                    "send one figure per key"
+                )
+                problems.append(CostProblem(number, "key", message))
+
+        if not problems:
+            row = self._convert(number, values, problems)
+            if row is not None:
+                self.rows.append(row)
+        self.problems.extend(problems)
+
+    def _convert(self, number: int, values: dict[str, Any], problems: list[CostProblem]) -> CostRow | None:
+        day: datetime.date = values["date"]
+        currency: str = values["currency"]
+        spend: Decimal = values["spend"]
+        try:
+            converted, rate = self.fx.convert(spend, currency, self.reporting_currency, day)
+        except UnknownCurrency as exc:
+            message = (
+                f"no exchange rate for {exc.currency} on or before {day.isoformat()} to convert {currency} to "
+                f"{self.reporting_currency}; known currencies: {', '.join(self.fx.currencies)} "
+                "(add the rate to the FX table or send spend in a known currency)"
+            )
+            problems.append(CostProblem(number, "currency", message))
+            return None
+        except ArithmeticError:  # pragma: no cover - bounded spend and rates make this unreachable
+            problems.append(CostProblem(number, "spend", f"spend {spend} cannot be converted to {currency}"))
+            return None
+        if converted >= _MAX_SPEND:
+            message = (
+                f"spend {spend} {currency} is {converted} {self.reporting_currency}, more than "
+                f"{MAX_SPEND_INT_DIGITS} digits before the decimal point"
+            )
+            problems.append(CostProblem(number, "spend", message))
+            return None
+        return CostRow(
+            date=day,
+            channel=values["channel"],
+            campaign=values["campaign"],
+            creative=values["creative"],
+            spend=spend,
+            currency=currency,
+            source=values["source"],
+            spend_reporting=converted,
+            reporting_currency=self.reporting_currency,
+            fx_rate=rate,
+        )
