@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class CollectorState:
     fx: FxRates
     limiter: RateLimiter = field(default_factory=RateLimiter)
     replays: ReplayGuard = field(default_factory=ReplayGuard)
+    monotonic: Callable[[], float] = time.monotonic  # rate limiting; injectable like the clock
     in_flight: int = 0
     draining: bool = False
     idle: asyncio.Event = field(default_factory=asyncio.Event)

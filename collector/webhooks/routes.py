@@ -10,7 +10,6 @@ parameter is stored for later postbacks, never fetched.
 from __future__ import annotations
 
 import hmac
-import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qsl
 
@@ -89,7 +88,7 @@ async def _handle(
     _check_signature(integration, signed_payload, request, state, now.timestamp())
     if not state.limiter.allow(
         f"webhook:{integration.integration_id}", integration.rate_limit_per_s,
-        max(1.0, integration.rate_limit_per_s), time.monotonic(),
+        max(1.0, integration.rate_limit_per_s), state.monotonic(),
     ):
         msg = f"integration {integration.integration_id} is over {integration.rate_limit_per_s} calls/s"
         raise RateLimited(msg)
