@@ -54,7 +54,8 @@ async def test_spend_needs_an_admin_key_not_a_write_key(apps_file: Path) -> None
     rows = {"rows": [{"date": "2024-04-30", "channel": "douyin", "spend": "10"}]}
     async with asgi_client(app) as client:
         assert (await client.post("/v1/costs", json=rows)).status_code == 401
-        assert (await client.post("/v1/costs", json=rows, headers={"X-Admin-Key": "wk_shop_0123456789"})).status_code == 401
+        as_writer = await client.post("/v1/costs", json=rows, headers={"X-Admin-Key": "wk_shop_0123456789"})
+        assert as_writer.status_code == 401
         ok = await client.post("/v1/costs", json=rows, headers={"Authorization": f"Bearer {ADMIN}"})
         assert ok.status_code == 200 and ok.json() == {"accepted": 1}
     (record,) = sink.records
