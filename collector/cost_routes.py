@@ -9,31 +9,25 @@ the same (date, channel, campaign, creative, source) replaces the earlier one.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from collector.auth import admin_key_from_headers
 from collector.costs import CostRow, parse_csv, parse_rows
+from collector.deps import StateDep
 from collector.errors import InvalidCosts, MalformedBody, PayloadTooLarge
 from collector.responses import JsonResponse
 from collector.routing import route_events
 from schemas.events import format_decimal, format_timestamp
 
 if TYPE_CHECKING:
-    from collector.app import CollectorState
+    pass
 
 router = APIRouter()
 MAX_COST_BYTES = 5_000_000
 
-
-def _state(request: Request) -> CollectorState:
-    state: CollectorState = request.app.state.collector
-    return state
-
-
-StateDep = Annotated["CollectorState", Depends(_state)]
 
 
 @router.post(

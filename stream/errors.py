@@ -35,6 +35,12 @@ class StoreUnavailable(StreamError):
     retriable = True
 
 
+class CheckpointFailed(StreamError):
+    """Kafka refused an offset commit; nothing past the last good checkpoint counts, the range is replayed."""
+
+    retriable = True
+
+
 class StoreFatal(StreamError):
     """ClickHouse refused the batch for a reason a retry cannot fix."""
 

@@ -10,13 +10,14 @@ parameter is stored for later postbacks, never fetched.
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from collector.auth import Integration
+from collector.deps import StateDep
 from collector.errors import MalformedBody, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from collector.ingest import Rejection, RequestContext
 from collector.responses import JsonResponse
@@ -31,13 +32,6 @@ if TYPE_CHECKING:
 router = APIRouter()
 MAX_WEBHOOK_BYTES = 16_384
 
-
-def _state(request: Request) -> CollectorState:
-    state: CollectorState = request.app.state.collector
-    return state
-
-
-StateDep = Annotated["CollectorState", Depends(_state)]
 Kind = Literal["click", "impression"]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed parameters (also kept as a dead letter)"},

@@ -10,9 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
+from stream.errors import StoreUnavailable
 from stream.writer import ClickHouseWriter
+from touchstream.kafka_admin import ensure_topics
 from tests.integration.pipeline import (
     collector_client,
     produce_raw,
@@ -242,3 +245,53 @@ async def test_two_processors_in_one_group_give_the_same_credits(kafka_bootstrap
         await one.close()
         await two.close()
         writer.close()
+
+
+class FlakyWriter(ClickHouseWriter):
+    """ClickHouse that refuses every write and read while `down` is set, as a stopped server would."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.down = True
+        self.attempts = 0
+
+    async def insert(self, table: str, columns: Any, rows: Any, token: str) -> None:
+        self.attempts += 1
+        if self.down:
+            raise StoreUnavailable("Code: 210. DB::NetException: Connection refused")
+        await super().insert(table, columns, rows, token)
+
+    async def query(self, sql: str, parameters: Any = None) -> Any:
+        if self.down:
+            raise StoreUnavailable("Code: 210. DB::NetException: Connection refused")
+        return await super().query(sql, parameters)
+
+
+async def test_clickhouse_down_stops_commits_backs_off_and_catches_up(kafka_bootstrap, topics, clickhouse) -> None:  # type: ignore[no-untyped-def]
+    flaky = FlakyWriter(clickhouse)
+    flaky.down = False
+    settings = stream_settings(kafka_bootstrap, topics, stream_retry_max_s=2.0)
+    await ensure_topics(kafka_bootstrap, settings.topic_specs())
+    stream = start_stream(settings, flaky)
+    try:
+        await asyncio.wait_for(stream.runner.ready.wait(), 60)
+        flaky.down = True
+        await run_script(kafka_bootstrap, topics, "f")
+        await asyncio.sleep(4)  # ClickHouse stays down for a while
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(topics["STREAM_GROUP_ID"])
+        finally:
+            await admin.close()
+        events_offsets = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topics["KAFKA_EVENTS_TOPIC"]}
+        assert all(o <= 0 for o in events_offsets.values()), events_offsets  # nothing committed while down
+        # Back-off, not a hot loop: 0.5 s doubling to 2 s gives a handful of attempts in 4 s, not thousands.
+        assert 1 <= flaky.attempts <= 12, flaky.attempts
+        flaky.down = False
+        await wait_for_script(flaky, "f")
+        await assert_hand_computed(flaky, "f")
+        assert await flaky.query("SELECT count(), uniqExact(event_id) FROM events") == [(10, 10)]
+    finally:
+        await stream.close()
+        flaky.close()
