@@ -118,30 +118,28 @@ class PartitionProcessor:
         if not isinstance(events, list):
             msg = "an events record must hold a JSON array"
             raise TypeError(msg)
-        rows = []
-        keys: dict[tuple[str, str], None] = {}  # ordered, and O(1) membership for 2,500-event records
-        spend = []
+        fresh: list[tuple[int, dict[str, Any]]] = []
+        batch_keys: set[tuple[str, str]] = set()  # O(1) membership for 2,500-event records
         for index, event in enumerate(events):
-            if event["type"] == "ad_spend":  # spend rows are facts about a day, not events of a person
-                version = record.offset * VERSION_SLOTS + index
-                spend.append(ad_spend_row(event, version, record.partition, record.offset))
+            try:
+                if event["type"] == "ad_spend":  # spend rows are facts about a day, not events of a person
+                    version = record.offset * VERSION_SLOTS + index
+                    out.ad_spend.append(ad_spend_row(event, version, record.partition, record.offset))
+                    continue
+                key = (event["app_id"], event["event_id"])
+                if key in self.seen or key in batch_keys:
+                    out.duplicates += 1
+                    continue
+                row = event_row(event, record.partition, record.offset)
+            except Exception as exc:  # noqa: BLE001 - one malformed event must not cost its neighbours
+                out.bad_events.append(_poison_row(record, exc, event=event if isinstance(event, dict) else None))
                 continue
-            key = (event["app_id"], event["event_id"])
-            if key in self.seen or key in keys:
-                out.duplicates += 1
-                continue
-            rows.append(event_row(event, record.partition, record.offset))
-            keys[key] = None
-        # State changes only once the whole record mapped cleanly, so a poison record leaves no trace.
-        for key, row in zip(keys, rows, strict=True):
+            out.events.append(row)
             self.seen.add(key, row[7])
-        out.events.extend(rows)
-        out.ad_spend.extend(spend)
-        for index, event in enumerate(events):
-            key = (event["app_id"], event["event_id"])
-            if key in keys:  # first occurrence of a new event: attribute it once
-                del keys[key]
-                self._attribute(event, record, index, out)
+            batch_keys.add(key)
+            fresh.append((index, event))
+        for index, event in fresh:
+            self._attribute(event, record, index, out)
 
     def _attribute(self, event: dict[str, Any], record: SourceRecord, index: int, out: Output) -> None:
         engine = self.engine(event["app_id"])

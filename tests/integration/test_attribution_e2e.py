@@ -15,7 +15,6 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from stream.errors import StoreUnavailable
 from stream.writer import ClickHouseWriter
-from touchstream.kafka_admin import ensure_topics
 from tests.integration.pipeline import (
     collector_client,
     produce_raw,
@@ -24,6 +23,7 @@ from tests.integration.pipeline import (
     stream_settings,
     wait_rows,
 )
+from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -284,7 +284,8 @@ async def test_clickhouse_down_stops_commits_backs_off_and_catches_up(kafka_boot
             offsets = await admin.list_consumer_group_offsets(topics["STREAM_GROUP_ID"])
         finally:
             await admin.close()
-        events_offsets = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == topics["KAFKA_EVENTS_TOPIC"]}
+        events_topic = topics["KAFKA_EVENTS_TOPIC"]
+        events_offsets = {tp.partition: m.offset for tp, m in offsets.items() if tp.topic == events_topic}
         assert all(o <= 0 for o in events_offsets.values()), events_offsets  # nothing committed while down
         # Back-off, not a hot loop: 0.5 s doubling to 2 s gives a handful of attempts in 4 s, not thousands.
         assert 1 <= flaky.attempts <= 12, flaky.attempts

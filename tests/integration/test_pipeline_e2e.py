@@ -113,3 +113,32 @@ def test_read_only_sql_refuses_writes_and_table_functions(pipeline) -> None:  # 
     assert response.status_code == 403
     tables = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
     assert scalar(endpoint, tables) == 1
+
+
+def test_touchstream_sql_prints_what_the_processor_wrote(pipeline, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    base, endpoint, _, stream = pipeline
+    assert httpx.post(f"{base}/v1/batch", json=_batch("sql", 3), headers={"X-Write-Key": WRITE_KEY}).status_code == 200
+    wait_for(lambda: scalar(endpoint, "SELECT count() FROM events") == 3, 30, "3 events", stream)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "touchstream.cli", "sql", *args, "--endpoint", endpoint,
+             "--url", f"chdb://{tmp_path / 'clickhouse'}"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+
+    table = cli("SELECT event_id FROM events ORDER BY event_id")
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[1:-1] == [
+        "| event_id |", "+----------+", "| sql-0    |", "| sql-1    |", "| sql-2    |", "+----------+",
+    ]
+    assert table.stdout.splitlines()[-1] == "3 rows"
+    as_csv = cli("SELECT event_id, type FROM events ORDER BY event_id", "--format", "csv")
+    assert as_csv.stdout.splitlines() == ["event_id,type", "sql-0,exposure", "sql-1,click", "sql-2,enter"]
+    as_json = cli("SELECT count() AS n FROM events", "--format", "json")
+    assert as_json.stdout.strip() == '[{"n":3}]'
+    refused = cli("DROP TABLE events")
+    assert refused.returncode == 1 and "only read-only queries" in refused.stderr

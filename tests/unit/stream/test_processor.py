@@ -1,0 +1,103 @@
+"""The pure processing step: dedup, poison records, dead letters, spend rows, and the checkpoint rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from stream.channels import default_taxonomy
+from stream.checkpoint import Range, batch_end, pending_end
+from stream.journeys.config import AttributionConfig
+from stream.journeys.engine import AppEngine
+from stream.processor import PartitionProcessor, SourceRecord
+from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
+
+
+def processor() -> PartitionProcessor:
+    taxonomy = default_taxonomy()
+    return PartitionProcessor(
+        "ev", "dl", timedelta(hours=1), 1000, lambda app: AppEngine(app, AttributionConfig(), taxonomy)
+    )
+
+
+def event(event_id: str, type_: str = "page_view", **fields: Any) -> dict[str, Any]:
+    at = "2026-11-20T10:00:00.000Z"
+    return {"event_id": event_id, "type": type_, "app_id": "shop", "anonymous_id": "d1", "timestamp": at,
+            "event_time": at, "received_at": at, "sent_at": None, "context": {}, "properties": {}, **fields}
+
+
+def record(offset: int, items: Any, topic: str = "ev") -> SourceRecord:
+    return SourceRecord(topic, 0, offset, orjson.dumps(items), 1_795_000_000_000)
+
+
+def column(rows: list[tuple[Any, ...]], columns: tuple[str, ...], name: str) -> list[Any]:
+    return [r[columns.index(name)] for r in rows]
+
+
+def test_events_are_written_once_across_records_and_within_one() -> None:
+    p = processor()
+    out = p.process([record(0, [event("a"), event("b"), event("a")]), record(1, [event("b"), event("c")])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["a", "b", "c"]
+    assert column(out.events, EVENT_COLUMNS, "_offset") == [0, 0, 1]
+    assert out.duplicates == 2
+
+
+def test_a_poison_record_becomes_a_bad_event_and_the_partition_flows_on() -> None:
+    p = processor()
+    broken = SourceRecord("ev", 0, 5, b'[{"app_id":"shop","event_id":"x"', 1_795_000_000_000)
+    wrong_type = record(6, [event("y", event_time=12345)])  # an event_time that is not a string
+    out = p.process([broken, wrong_type, record(7, [event("z")])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["z"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "code") == ["poison", "poison"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "app_id") == ["shop", "shop"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "_offset") == [5, 6]
+    # The poison record left no trace in the dedup state: its ids can still arrive correctly later.
+    assert column(p.process([record(8, [event("y")])]).events, EVENT_COLUMNS, "event_id") == ["y"]
+
+
+def test_a_malformed_event_goes_to_bad_events_and_its_neighbours_land() -> None:
+    p = processor()
+    bad_revenue = event("o", "convert", properties={"order_id": "A1", "revenue": "not-a-number"})
+    out = p.process([record(0, [bad_revenue, event("n")])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["n"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "stage") == ["stream"]
+    assert '"event_id":"o"' in column(out.bad_events, BAD_EVENT_COLUMNS, "payload")[0]
+
+
+def test_an_event_that_breaks_attribution_goes_to_bad_events_but_is_kept() -> None:
+    p = processor()
+    no_revenue = event("o", "convert", properties={"order_id": "A1"})  # the engine needs the revenue
+    out = p.process([record(0, [no_revenue, event("n")])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["o", "n"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "stage") == ["attribution"]
+
+
+def test_dead_letters_and_spend_go_to_their_own_tables() -> None:
+    p = processor()
+    dead = {"app_id": "shop", "source": "sdk", "received_at": "2026-11-20T10:00:00.000Z", "index": 3,
+            "code": "invalid", "reason": "type: ...", "payload": "{}", "ip": "1.2.3.4", "user_agent": "ua"}
+    spend = event("s", "ad_spend", properties={
+        "date": "2026-11-19", "channel": "douyin", "campaign": "c", "creative": "", "source": "csv",
+        "spend": "10.5000", "currency": "USD", "spend_reporting": "74.5500", "reporting_currency": "CNY",
+        "fx_rate": "7.10",
+    })
+    out = p.process([record(0, [dead], topic="dl"), record(1, [spend])])
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "stage") == ["collector"]
+    assert out.events == []
+    (row,) = out.ad_spend
+    assert row[1].isoformat() == "2026-11-19" and row[6] == Decimal("10.5000") and row[8] == Decimal("74.5500")
+
+
+def test_checkpoint_ranges_reform_exactly_after_a_crash() -> None:
+    rng = Range("ev", 2, 100, 180)
+    assert rng.token("events") == "ev:2:100-180:events"
+    assert pending_end(rng.pending_marker()) == 180
+    assert pending_end("") is None and pending_end("pending:x") is None
+    # Without a marker everything buffered goes; with one, the range ends exactly there, or waits for it.
+    assert batch_end([100, 150, 200], None) == 200
+    assert batch_end([100, 150, 200], 180) == 180
+    assert batch_end([100, 150], 180) is None
+    assert batch_end([], None) is None
