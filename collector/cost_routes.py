@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request
 
 from collector.auth import admin_key_from_headers
 from collector.costs import CostRow, parse_csv, parse_rows
-from collector.deps import StateDep
-from collector.errors import InvalidCosts, MalformedBody, PayloadTooLarge
+from collector.deps import StateDep, read_bounded
+from collector.errors import InvalidCosts, MalformedBody
 from collector.responses import JsonResponse
 from collector.routing import route_events
 from schemas.events import format_decimal, format_timestamp
@@ -44,12 +44,7 @@ MAX_COST_BYTES = 5_000_000
 )
 async def post_costs(request: Request, state: StateDep) -> JsonResponse:
     app = state.keys.current().app_for_admin(admin_key_from_headers(request.headers))
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_COST_BYTES:
-            msg = f"a cost upload is at most {MAX_COST_BYTES} bytes"
-            raise PayloadTooLarge(msg)
+    body = await read_bounded(request, MAX_COST_BYTES)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     kwargs: dict[str, Any] = {"reporting_currency": app.reporting_currency, "fx": state.fx}
     if content_type in ("text/csv", "application/csv"):

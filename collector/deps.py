@@ -1,10 +1,12 @@
-"""FastAPI dependencies shared by every route module."""
+"""What every route module shares: the state dependency and a body read that stops at the limit."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
+
+from collector.errors import MalformedBody, PayloadTooLarge
 
 if TYPE_CHECKING:
     from collector.app import CollectorState
@@ -17,3 +19,23 @@ async def _state(request: Request) -> CollectorState:
 
 
 StateDep = Annotated["CollectorState", Depends(_state)]
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            msg = "Content-Length is not a number"
+            raise MalformedBody(msg)
+        if int(declared) > limit:
+            msg = f"the body is {declared} bytes; at most {limit}"
+            raise PayloadTooLarge(msg)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:  # chunked uploads have no Content-Length: stop reading at the limit
+            msg = f"the body is over {limit} bytes"
+            raise PayloadTooLarge(msg)
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.auth import App, write_key_from_headers
 from collector.body import decompress, parse_batch
-from collector.deps import StateDep
-from collector.errors import CollectorError, MalformedBody, OriginNotAllowed, Overloaded, PayloadTooLarge
+from collector.deps import StateDep, read_bounded
+from collector.errors import CollectorError, OriginNotAllowed, Overloaded
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
 from collector.responses import JsonResponse
@@ -79,7 +79,7 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
     state.metrics.in_flight.inc()
     try:
         limits = state.settings.body_limits()
-        raw = await _read_bounded(request, limits.max_body_bytes)
+        raw = await read_bounded(request, limits.max_body_bytes)
         body = decompress(raw, request.headers.get("content-encoding"), limits)
         sent_at, raw_events = parse_batch(body, limits)
         peer = request.client.host if request.client else ""
@@ -109,26 +109,6 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],
     }
     return JsonResponse(payload, headers=_cors_headers(origin, app))
-
-
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            msg = "Content-Length is not a number"
-            raise MalformedBody(msg)
-        if int(declared) > limit:
-            msg = f"the body is {declared} bytes; at most {limit}"
-            raise PayloadTooLarge(msg)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # chunked uploads have no Content-Length: stop reading at the limit
-            msg = f"the body is over {limit} bytes"
-            raise PayloadTooLarge(msg)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _cors_headers(origin: str | None, app: App) -> dict[str, str] | None:

@@ -17,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Request
 
 from collector.auth import Integration
-from collector.deps import StateDep
+from collector.deps import StateDep, read_bounded
 from collector.errors import MalformedBody, NotFound, PayloadTooLarge, RateLimited, Unauthorized
 from collector.ingest import Rejection, RequestContext
 from collector.responses import JsonResponse
@@ -54,12 +54,7 @@ async def webhook_get(integration_id: str, kind: Kind, request: Request, state: 
 
 @router.post("/v1/webhooks/{integration_id}/{kind}", responses=RESPONSES, summary="Ad click/impression (POST)")
 async def webhook_post(integration_id: str, kind: Kind, request: Request, state: StateDep) -> JsonResponse:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_WEBHOOK_BYTES:
-            msg = f"the body is over {MAX_WEBHOOK_BYTES} bytes"
-            raise PayloadTooLarge(msg)
+    body = await read_bounded(request, MAX_WEBHOOK_BYTES)
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
