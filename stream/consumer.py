@@ -138,7 +138,9 @@ class StreamRunner:
         buffered = sum(len(b) for b in self._buffers.values())
         if buffered == 0:
             return False
-        if buffered >= self.settings.stream_flush_rows:
+        # A record carries a whole request (1–2,500 events), so records alone say little about the insert size.
+        size = sum(len(r.value) for b in self._buffers.values() for r in b)
+        if buffered >= self.settings.stream_flush_rows or size >= self.settings.stream_flush_bytes:
             return True
         age = self._monotonic() - (self._oldest_buffered or self._monotonic())
         return age >= self.settings.stream_flush_interval_s
@@ -158,6 +160,7 @@ class StreamRunner:
         if not ranges:
             return
         started = time.perf_counter()
+        cycle_start = self._monotonic()
         await _commit(consumer, {tp: OffsetAndMetadata(r.first, r.pending_marker()) for tp, r in ranges.items()})
         written = 0
         for tp, rng in ranges.items():
@@ -175,7 +178,8 @@ class StreamRunner:
             self._buffers[tp] = [r for r in self._buffers[tp] if r.offset > rng.last]
             self._forced_end.pop(tp, None)
             self.metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(rng.last + 1)
-        self._oldest_buffered = self._monotonic() if any(self._buffers.values()) else None
+        # The interval counts from the start of this flush, so a slow flush does not add to the next wait.
+        self._oldest_buffered = cycle_start if any(self._buffers.values()) else None
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         if written:
             log.info("flushed %d events from %d partitions", written, len(ranges))
