@@ -29,7 +29,7 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class AppConfigError(ValueError):
-    pass
+    """The apps file or COLLECTOR_WRITE_KEYS is wrong; the message says where."""
 
 
 def parse_inline(spec: str) -> dict[str, App]:

@@ -9,7 +9,7 @@ the same (date, channel, campaign, creative, source) replaces the earlier one.
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -21,9 +21,6 @@ from collector.errors import InvalidCosts, MalformedBody
 from collector.responses import JsonResponse
 from collector.routing import route_events
 from schemas.events import format_decimal, format_timestamp
-
-if TYPE_CHECKING:
-    pass
 
 router = APIRouter()
 MAX_COST_BYTES = 5_000_000

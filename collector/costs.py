@@ -89,7 +89,7 @@ class CostProblem:
 
 
 class FxConfigError(ValueError):
-    pass
+    """The exchange-rate file is wrong; the message says where."""
 
 
 class UnknownCurrency(ValueError):
@@ -253,7 +253,7 @@ def parse_csv(
 
 
 class _Invalid(Exception):
-    pass
+    """A row-level problem raised while parsing one cost row."""
 
 
 def _bad(message: str) -> NoReturn:

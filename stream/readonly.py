@@ -18,7 +18,7 @@ _STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
 
 
 class NotReadOnly(ValueError):
-    pass
+    """The statement is not one read-only query."""
 
 
 def check_read_only(sql: str, max_chars: int = 100_000) -> str:

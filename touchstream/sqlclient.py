@@ -17,7 +17,7 @@ import orjson
 
 
 class QueryError(RuntimeError):
-    pass
+    """The query was refused or failed; the message is one line for the analyst."""
 
 
 def execute(sql: str, *, url: str, database: str, endpoint: str, max_rows: int = 100_000) -> dict[str, Any]:

@@ -28,7 +28,7 @@ CONVERSION_KINDS = ("register", "activate", "convert", "repurchase")
 
 
 class ConfigError(ValueError):
-    pass
+    """The attribution config file is wrong; the message says where."""
 
 
 def builtin_models(half_life_days: float = 7.0) -> tuple[ModelSpec, ...]:
