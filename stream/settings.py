@@ -15,7 +15,7 @@ class StreamSettings(ServiceSettings):
     stream_group_id: str = "touchstream-stream"
     # ClickHouse wants few, large inserts (1k–100k rows, about one a second).
     stream_flush_rows: int = Field(default=10_000, ge=1)  # Kafka records (each holds one request's events)
-    stream_flush_bytes: int = Field(default=8_000_000, ge=1_000)
+    stream_flush_bytes: int = Field(default=32_000_000, ge=1_000)
     stream_flush_interval_s: float = Field(default=1.0, gt=0)
     stream_max_poll_records: int = Field(default=5_000, ge=1)
     # Client retries of the same batch are dropped by event id within this window (rebuilt from ClickHouse on
