@@ -26,7 +26,7 @@ from typing import Any
 
 from stream.attribution.credits import ConversionFacts, attribute
 from stream.attribution.eligibility import Touch
-from stream.channels.resolve import LaunchSignals, resolve_channel
+from stream.channels.resolve import ChannelResolution, LaunchSignals, resolve_channel
 from stream.channels.taxonomy import Taxonomy
 from stream.journeys.config import AttributionConfig
 from stream.journeys.identity import IdentityGraph, ids_of
@@ -37,6 +37,7 @@ TOUCH_TYPES = {"exposure": "view", "click": "click", "enter": "click"}
 AD_TOUCH_TYPES = ("ad_click", "ad_impression")
 FAMILIES = {"register": "register", "activate": "activate", "convert": "purchase", "repurchase": "purchase"}
 EVICT_EVERY = timedelta(hours=1)
+RESOLUTION_CACHE = 10_000
 
 
 def parse_time(value: str) -> datetime:
@@ -58,6 +59,7 @@ class AppEngine:
         self.waiting: dict[str, list[str]] = {}  # click_id -> visits waiting for their ad click
         self.watermark: datetime | None = None
         self._last_eviction: datetime | None = None
+        self._resolutions: dict[Any, ChannelResolution] = {}
 
     # -- the fold --------------------------------------------------------------------------------------------
 
@@ -101,17 +103,32 @@ class AppEngine:
                 self._emit(person, conversion, user_key, version, out)
         return out
 
-    def _visit(self, event: dict[str, Any], at: datetime, identity: str, kind: str) -> Touchpoint | None:
-        context = event.get("context") or {}
+    def _resolve(self, context: dict[str, Any]) -> ChannelResolution:
+        """Channel resolution, memoised: every event of a visit repeats the same scene and launch query."""
         share = context.get("share") or {}
+        query = context.get("query") or {}
+        campaign = {k: v for k, v in (context.get("campaign") or {}).items() if isinstance(v, str)}
+        key: Any = (context.get("scene"), tuple(query.items()), tuple(campaign.items()), share.get("from"),
+                    share.get("depth"))
+        try:
+            cached = self._resolutions.get(key)
+        except TypeError:  # an unhashable value slipped into the query: resolve without the cache
+            cached, key = None, None
+        if cached is not None:
+            return cached
         signals = LaunchSignals(
-            scene=context.get("scene"),
-            query=context.get("query") or {},
-            campaign={k: v for k, v in (context.get("campaign") or {}).items() if isinstance(v, str)},
-            share_from=share.get("from"),
-            share_depth=share.get("depth"),
+            scene=context.get("scene"), query=query, campaign=campaign,
+            share_from=share.get("from"), share_depth=share.get("depth"),
         )
-        r = resolve_channel(signals, self.taxonomy)
+        resolution = resolve_channel(signals, self.taxonomy)
+        if key is not None:
+            if len(self._resolutions) >= RESOLUTION_CACHE:
+                self._resolutions.clear()
+            self._resolutions[key] = resolution
+        return resolution
+
+    def _visit(self, event: dict[str, Any], at: datetime, identity: str, kind: str) -> Touchpoint | None:
+        r = self._resolve(event.get("context") or {})
         if r.signal == "direct" or r.channel_type == "direct":
             return None
         touch = Touchpoint(
