@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 
 from collector.apps import KeyRingSource
 from collector.cost_routes import router as cost_router
-from collector.costs import FxRates
 from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed
 from collector.metrics import CollectorMetrics
+from collector.money import FxRates
 from collector.pii import PiiHasher
 from collector.ratelimit import RateLimiter
 from collector.responses import JsonResponse

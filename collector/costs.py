@@ -10,7 +10,8 @@ earlier days; the store replaces the figure stored under the same key (the lates
 does not apply that rule: it only refuses two figures for the same key within one upload (the later row gets a
 problem). Currency is not part of the key, so a restatement may change the currency.
 
-Exactness: spend is never passed through float arithmetic: strings are parsed as decimals, JSON numbers are
+Exactness (see collector/money.py for the decimal contexts and `FxRates`): spend is never passed through float
+arithmetic: strings are parsed as decimals, JSON numbers are
 converted via their shortest `repr`. Spend has at most 4 decimal places and 14 integer digits. Conversion uses
 `FxRates` (units of the base currency per 1 unit of a currency, each rate valid from its date until the next
 entry); `spend_reporting` is the exact product/quotient rounded half-even to 4 places, and `fx_rate` is the rate
@@ -22,43 +23,38 @@ data row is row 1, so row N is line N + 1 of the file; blank lines are skipped b
 
 from __future__ import annotations
 
-import bisect
 import csv
 import datetime
 import io
-import itertools
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal
-from pathlib import Path
+from decimal import Decimal
 from typing import Any, NoReturn
 
-import orjson
+from collector.money import (
+    CURRENCY_PATTERN,
+    DATE_PATTERN,
+    DECIMAL_PATTERN,
+    Q4,
+    SPEND_PLACES,
+    WIDE,
+    FxRates,
+    UnknownCurrency,
+    show,
+)
 
 FIELDS = ("date", "channel", "campaign", "creative", "spend", "currency", "source")
 REQUIRED_FIELDS = ("date", "channel", "spend")
 MAX_LABEL_CHARS = 128
 MAX_LINE_BYTES = 4096
 MAX_SPEND_INT_DIGITS = 14
-SPEND_PLACES = 4
 
 NAME_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
-CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
-DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-DECIMAL_PATTERN = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
-_Q4 = Decimal(1).scaleb(-SPEND_PLACES)
 _MAX_SPEND = Decimal(10) ** MAX_SPEND_INT_DIGITS
-_MIN_RATE = Decimal("1e-12")
-_MAX_RATE = Decimal("1e12")
-_MAX_RATE_DIGITS = 28
-# Wide enough that spend (18 digits) x rate (28 digits) is exact; only the final quantize rounds.
-_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
-_RATE = Context(prec=_MAX_RATE_DIGITS, rounding=ROUND_HALF_EVEN)
 _NAME_RULE = "1-64 characters of a-z, 0-9, '_', '.', '-'"
 
 
@@ -88,102 +84,6 @@ class CostProblem:
     message: str
 
 
-class FxConfigError(ValueError):
-    """The exchange-rate file is wrong; the message says where."""
-
-
-class UnknownCurrency(ValueError):
-    def __init__(self, currency: str, on: datetime.date) -> None:
-        self.currency = currency
-        self.on = on
-        super().__init__(f"no exchange rate for {currency} on or before {on.isoformat()}")
-
-
-class FxRates:
-    """Exchange rates: units of `base` per 1 unit of each currency, each valid from its date to the next entry."""
-
-    __slots__ = ("_base", "_dates", "_rates")
-
-    def __init__(self, spec: Mapping[str, Any], *, source: str = "FX rates") -> None:
-        if not isinstance(spec, Mapping):
-            _fx_error(f'{source}: expected {{"base": "CNY", "rates": {{...}}}}; got {_show(spec)}')
-        unknown = sorted(str(k) for k in spec if k not in ("base", "rates"))
-        if unknown:
-            _fx_error(f"{source}: unknown keys {unknown}; allowed: base, rates")
-        base = spec.get("base")
-        if not isinstance(base, str) or not CURRENCY_PATTERN.fullmatch(base):
-            _fx_error(f"{source}: base must be an ISO-4217 code of 3 uppercase letters (e.g. CNY); got {_show(base)}")
-        rates = spec.get("rates", {})
-        if not isinstance(rates, Mapping):
-            _fx_error(f'{source}: rates must be an object {{"USD": [{{"from": "2026-01-01", "rate": "7.10"}}]}}')
-        self._base: str = base
-        self._dates: dict[str, list[datetime.date]] = {}
-        self._rates: dict[str, list[Decimal]] = {}
-        for currency, entries in rates.items():
-            if not isinstance(currency, str) or not CURRENCY_PATTERN.fullmatch(currency):
-                _fx_error(f"{source}: rates key {_show(currency)} is not an ISO-4217 code of 3 uppercase letters")
-            if currency == base:
-                _fx_error(f"{source}: rates.{currency}: the base currency has rate 1 implicitly; remove it")
-            if not isinstance(entries, list) or not entries:
-                _fx_error(f'{source}: rates.{currency} must be a non-empty list of {{"from": date, "rate": number}}')
-            parsed = sorted(_fx_entry(entry, f"{source}: rates.{currency}[{i}]") for i, entry in enumerate(entries))
-            for (prev, _), (day, _) in itertools.pairwise(parsed):
-                if prev == day:
-                    _fx_error(f"{source}: rates.{currency} has two rates from {day.isoformat()}; keep one")
-            self._dates[currency] = [day for day, _ in parsed]
-            self._rates[currency] = [rate for _, rate in parsed]
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> FxRates:
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            _fx_error(f"{p}: cannot read the FX rates file: {exc.strerror or exc}")
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            _fx_error(f"{p}: not valid JSON: {exc}")
-        return cls(doc, source=str(p))
-
-    @classmethod
-    def identity(cls, base: str = "CNY") -> FxRates:
-        return cls({"base": base})
-
-    @property
-    def base(self) -> str:
-        return self._base
-
-    @property
-    def currencies(self) -> tuple[str, ...]:
-        return tuple(sorted({self._base, *self._dates}))
-
-    def rate(self, currency: str, to: str, on: datetime.date) -> Decimal:
-        """Units of `to` per 1 unit of `currency` on `on` (cross rates through the base, 28 significant digits)."""
-        if currency == to:
-            return Decimal(1)
-        return _RATE.divide(self._to_base(currency, on), self._to_base(to, on))
-
-    def convert(self, amount: Decimal, currency: str, to: str, on: datetime.date) -> tuple[Decimal, Decimal]:
-        """(amount in `to` rounded half-even to 4 places, the rate used); raises UnknownCurrency."""
-        if currency == to:
-            return amount.quantize(_Q4, context=_WIDE), Decimal(1)
-        r_from, r_to = self._to_base(currency, on), self._to_base(to, on)
-        exact = _WIDE.divide(_WIDE.multiply(amount, r_from), r_to)
-        return exact.quantize(_Q4, context=_WIDE), _RATE.divide(r_from, r_to)
-
-    def _to_base(self, currency: str, on: datetime.date) -> Decimal:
-        if currency == self._base:
-            return Decimal(1)
-        dates = self._dates.get(currency)
-        if not dates:
-            raise UnknownCurrency(currency, on)
-        i = bisect.bisect_right(dates, on) - 1
-        if i < 0:
-            raise UnknownCurrency(currency, on)
-        return self._rates[currency][i]
-
-
 def parse_rows(
     rows: list[Any],
     *,
@@ -195,7 +95,7 @@ def parse_rows(
     """Validate JSON rows (row numbers are 1-based); never raises on bad rows."""
     parser = _RowParser(reporting_currency, fx, default_source, max_rows)
     if not isinstance(rows, list):
-        return [], [CostProblem(0, "rows", f"expected a JSON array of cost rows; got {_show(rows)}")]
+        return [], [CostProblem(0, "rows", f"expected a JSON array of cost rows; got {show(rows)}")]
     if len(rows) > max_rows:
         return [], [parser.too_many(len(rows))]
     for number, row in enumerate(rows, start=1):
@@ -204,7 +104,7 @@ def parse_rows(
         else:
             allowed = ", ".join(FIELDS)
             parser.problems.append(
-                CostProblem(number, "row", f"row {number} must be an object with {allowed}; got {_show(row)}")
+                CostProblem(number, "row", f"row {number} must be an object with {allowed}; got {show(row)}")
             )
     return parser.rows, parser.problems
 
@@ -260,55 +160,9 @@ def _bad(message: str) -> NoReturn:
     raise _Invalid(message)
 
 
-def _fx_error(message: str) -> NoReturn:
-    raise FxConfigError(message)
-
-
-def _show(value: Any) -> str:
-    """A short, safe rendering of what was sent, for messages."""
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int):
-        return repr(value) if value.bit_length() < 128 else f"an integer of {value.bit_length()} bits"
-    if isinstance(value, str | float | Decimal):
-        text = repr(value) if not isinstance(value, Decimal) else str(value)
-        return text if len(text) <= 48 else text[:45] + "..."
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return type(value).__name__
-
-
 def _field_name(key: Any) -> str:
-    text = key if isinstance(key, str) else _show(key)
+    text = key if isinstance(key, str) else show(key)
     return text if len(text) <= 64 else text[:61] + "..."
-
-
-def _fx_entry(entry: Any, where: str) -> tuple[datetime.date, Decimal]:
-    if not isinstance(entry, Mapping) or set(entry) != {"from", "rate"}:
-        _fx_error(f'{where}: expected {{"from": "YYYY-MM-DD", "rate": "7.10"}}; got {_show(entry)}')
-    day = entry["from"]
-    if not isinstance(day, str) or not DATE_PATTERN.fullmatch(day):
-        _fx_error(f"{where}.from must be a date YYYY-MM-DD; got {_show(day)}")
-    try:
-        start = datetime.date.fromisoformat(day)
-    except ValueError:
-        _fx_error(f"{where}.from {day!r} is not a calendar date")
-    raw = entry["rate"]
-    rate: Decimal | None = None
-    if isinstance(raw, str) and len(raw) <= 64 and DECIMAL_PATTERN.fullmatch(raw.strip()):
-        rate = Decimal(raw.strip())
-    elif isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() < 64:
-        rate = Decimal(raw)
-    elif isinstance(raw, float) and math.isfinite(raw):
-        rate = Decimal(repr(raw))
-    if rate is None or not _MIN_RATE <= rate <= _MAX_RATE or len(rate.as_tuple().digits) > _MAX_RATE_DIGITS:
-        _fx_error(
-            f"{where}.rate must be a positive decimal between {_MIN_RATE} and {_MAX_RATE} with at most "
-            f"{_MAX_RATE_DIGITS} significant digits (units of the base per 1 unit); got {_show(raw)}"
-        )
-    return start, rate
 
 
 def _split_line(number: int, line: str) -> tuple[list[str], CostProblem | None]:
@@ -342,7 +196,7 @@ def _check_header(columns: list[str]) -> list[CostProblem]:
         if not column:
             message = f"header column {position} is empty; allowed columns: {allowed}"
         else:
-            message = f"unknown column {_show(column)} (column {position}); allowed columns: {allowed}"
+            message = f"unknown column {show(column)} (column {position}); allowed columns: {allowed}"
             if ";" in column or "\t" in column:
                 message += "; the file must be comma-separated"
         problems.append(CostProblem(0, _field_name(column), message))
@@ -352,7 +206,7 @@ def _check_header(columns: list[str]) -> list[CostProblem]:
 def _check_name(value: str, field: str) -> str:
     text = value.strip()
     if not text.isascii() or not NAME_PATTERN.fullmatch(text.lower()):
-        _bad(f"{field} {_show(value)} is not allowed; use {_NAME_RULE}")
+        _bad(f"{field} {show(value)} is not allowed; use {_NAME_RULE}")
     return text.lower()
 
 
@@ -360,18 +214,18 @@ def _parse_date(value: Any) -> datetime.date:
     if value is None:
         _bad("date is required, as YYYY-MM-DD (e.g. 2026-03-01)")
     if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value.strip()):
-        _bad(f"date {_show(value)} is not a date; send YYYY-MM-DD (e.g. 2026-03-01)")
+        _bad(f"date {show(value)} is not a date; send YYYY-MM-DD (e.g. 2026-03-01)")
     try:
         return datetime.date.fromisoformat(value.strip())
     except ValueError:
-        _bad(f"date {_show(value)} is not a calendar date; send YYYY-MM-DD (e.g. 2026-03-01)")
+        _bad(f"date {show(value)} is not a calendar date; send YYYY-MM-DD (e.g. 2026-03-01)")
 
 
 def _parse_channel(value: Any) -> str:
     if value is None:
         _bad(f"channel is required (e.g. tencent_ads): {_NAME_RULE}")
     if not isinstance(value, str):
-        _bad(f"channel must be a string of {_NAME_RULE}; got {_show(value)}")
+        _bad(f"channel must be a string of {_NAME_RULE}; got {show(value)}")
     return _check_name(value, "channel")
 
 
@@ -379,12 +233,12 @@ def _parse_label(value: Any, field: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        _bad(f"{field} must be a string of at most {MAX_LABEL_CHARS} characters (or omitted); got {_show(value)}")
+        _bad(f"{field} must be a string of at most {MAX_LABEL_CHARS} characters (or omitted); got {show(value)}")
     text = value.strip()
     if len(text) > MAX_LABEL_CHARS:
         _bad(f"{field} is {len(text)} characters long; at most {MAX_LABEL_CHARS} characters")
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
-        _bad(f"{field} {_show(value)} contains control characters; send plain text")
+        _bad(f"{field} {show(value)} contains control characters; send plain text")
     return text
 
 
@@ -394,33 +248,33 @@ def _parse_spend(value: Any) -> Decimal:
     if value is None:
         _bad(f"spend is required: {rule}")
     if isinstance(value, bool):
-        _bad(f"spend {_show(value)} is not a number; send {rule}")
+        _bad(f"spend {show(value)} is not a number; send {rule}")
     if isinstance(value, int):
         if value >= _MAX_SPEND:
-            _bad(f"spend {_show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
+            _bad(f"spend {show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
         amount = Decimal(value)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            _bad(f"spend {_show(value)} is not a finite number; send {rule}")
+            _bad(f"spend {show(value)} is not a finite number; send {rule}")
         amount = Decimal(repr(value))
     elif isinstance(value, Decimal):
         if not value.is_finite():
-            _bad(f"spend {_show(value)} is not a finite number; send {rule}")
+            _bad(f"spend {show(value)} is not a finite number; send {rule}")
         amount = value
     elif isinstance(value, str):
         text = value.strip()
         if len(text) > 64 or not DECIMAL_PATTERN.fullmatch(text):
-            _bad(f"spend {_show(value)} is not a plain decimal number; send {rule}")
+            _bad(f"spend {show(value)} is not a plain decimal number; send {rule}")
         amount = Decimal(text)
     else:
-        _bad(f"spend must be {rule}; got {_show(value)}")
+        _bad(f"spend must be {rule}; got {show(value)}")
     if amount < 0:
-        _bad(f"spend {_show(value)} is negative; spend must be >= 0 (send a correction as the new figure)")
+        _bad(f"spend {show(value)} is negative; spend must be >= 0 (send a correction as the new figure)")
     if amount >= _MAX_SPEND:
-        _bad(f"spend {_show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
-    rounded = amount.quantize(_Q4, context=_WIDE)
+        _bad(f"spend {show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
+    rounded = amount.quantize(Q4, context=WIDE)
     if rounded != amount:
-        _bad(f"spend {_show(value)} has more than {SPEND_PLACES} decimal places; round it, e.g. to {rounded}")
+        _bad(f"spend {show(value)} has more than {SPEND_PLACES} decimal places; round it, e.g. to {rounded}")
     return rounded.copy_abs()
 
 
@@ -428,10 +282,10 @@ def _parse_currency(value: Any, default: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     if not isinstance(value, str):
-        _bad(f"currency must be an ISO-4217 code like USD or CNY; got {_show(value)}")
+        _bad(f"currency must be an ISO-4217 code like USD or CNY; got {show(value)}")
     code = value.strip().upper()
     if not code.isascii() or not CURRENCY_PATTERN.fullmatch(code):
-        _bad(f"currency {_show(value)} is not an ISO-4217 code; send 3 letters like USD or CNY")
+        _bad(f"currency {show(value)} is not an ISO-4217 code; send 3 letters like USD or CNY")
     return code
 
 
@@ -439,7 +293,7 @@ def _parse_source(value: Any, default: str) -> str:
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
     if not isinstance(value, str):
-        _bad(f"source must be a string of {_NAME_RULE} (e.g. tencent_ads); got {_show(value)}")
+        _bad(f"source must be a string of {_NAME_RULE} (e.g. tencent_ads); got {show(value)}")
     return _check_name(value, "source")
 
 
@@ -475,7 +329,7 @@ class _RowParser:
         for key in raw:
             if key not in FIELDS:
                 problems.append(
-                    CostProblem(number, _field_name(key), f"unknown field {_show(key)}; allowed fields: {allowed}")
+                    CostProblem(number, _field_name(key), f"unknown field {show(key)}; allowed fields: {allowed}")
                 )
 
         values: dict[str, Any] = {}

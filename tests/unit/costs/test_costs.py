@@ -12,15 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.costs import (
-    CostProblem,
-    CostRow,
-    FxConfigError,
-    FxRates,
-    UnknownCurrency,
-    parse_csv,
-    parse_rows,
-)
+from collector.costs import CostProblem, CostRow, parse_csv, parse_rows
+from collector.money import FxConfigError, FxRates, UnknownCurrency
 
 D = datetime.date
 FX_SPEC: dict[str, Any] = {
