@@ -11,6 +11,7 @@ Removing a key from the file revokes it within `reload_interval_s`, without a re
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ import orjson
 from collector.auth import App, Integration, KeyRing
 from collector.webhooks.platforms import PLATFORMS
 
+log = logging.getLogger(__name__)
 APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 INTEGRATION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -191,6 +193,7 @@ class KeyRingSource:
             try:
                 if self._path.stat().st_mtime != self._mtime:
                     self._ring = self._load()
-            except (OSError, AppConfigError, ValueError):
-                pass  # keep serving the last good registry; a broken edit must not lock every app out
+            except (OSError, AppConfigError, ValueError) as exc:
+                # Keep serving the last good registry: a broken edit must not lock every app out.
+                log.warning("apps file not reloaded, keeping the previous one: %s", exc)
         return self._ring
