@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p data
 export COLLECTOR_APPS_FILE="${COLLECTOR_APPS_FILE:-data/apps.json}"
+export STREAM_APPS_FILE="${STREAM_APPS_FILE:-$COLLECTOR_APPS_FILE}"
 export CLICKHOUSE_URL="${CLICKHOUSE_URL:-chdb://./data/clickhouse}"
 export KAFKA_PORT="${KAFKA_PORT:-9092}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
@@ -24,6 +25,7 @@ deploy/kafka/kafka.sh up
 key="$($bin/touchstream dev-app --apps-file "$COLLECTOR_APPS_FILE")"
 dev_json="$($bin/touchstream dev-app --all --apps-file "$COLLECTOR_APPS_FILE")"
 admin_key="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(json.load(sys.stdin)[\"admin_keys\"][0])")"
+analyst_key="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(json.load(sys.stdin)[\"analyst_keys\"][0])")"
 hook_token="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(json.load(sys.stdin)[\"integrations\"][0][\"token\"])")"
 $bin/touchstream stream 2> >(sed 's/^/[stream] /' >&2) &
 pids+=($!)
@@ -41,6 +43,8 @@ touchstream is running
   collector      http://127.0.0.1:$port   (POST /v1/batch, /docs, /metrics, /readyz)
   kafka          $KAFKA_BOOTSTRAP_SERVERS  (data in data/kafka)
   clickhouse     $CLICKHOUSE_URL  (query: .venv/bin/touchstream sql "SELECT ...")
+  dashboard      http://127.0.0.1:${STREAM_QUERY_PORT:-8124}/dashboard#app=dev&key=$analyst_key
+  reports        .venv/bin/touchstream report channels --app dev --key $analyst_key
   dev app        app_id=dev  write key: $key
                  admin key (spend uploads): $admin_key
                  Tencent Ads click URL: http://127.0.0.1:$port/v1/webhooks/dev-tencent/click?token=$hook_token&click_id=__CLICK_ID__

@@ -19,8 +19,9 @@ from stream.journeys.config import ConfigError, load_config
 from stream.journeys.engine import AppEngine
 from stream.metrics import StreamMetrics
 from stream.query_server import create_query_app
+from stream.reports.keys import AnalystKeyError, FileAnalystKeys
 from stream.settings import StreamSettings
-from stream.store import connect, migrate
+from stream.store import connect, migrate, write_channel_catalog
 from stream.writer import ClickHouseWriter
 from touchstream import logs
 from touchstream.kafka_admin import StartupError, ensure_topics
@@ -46,7 +47,7 @@ def run() -> int:
     logs.configure(settings.log_level, settings.log_json)
     try:
         return asyncio.run(_main(settings))
-    except (StartupError, ConfigError, TaxonomyError) as exc:
+    except (StartupError, ConfigError, TaxonomyError, AnalystKeyError) as exc:
         sys.stderr.write(f"stream: {exc}\n")
         return 2
     except StoreFatal as exc:
@@ -62,6 +63,8 @@ async def _main(settings: StreamSettings) -> int:
     writer = ClickHouseWriter(client)
     config = load_config(settings.stream_attribution_config)
     taxonomy = load_taxonomy(settings.stream_taxonomy_file)
+    analyst_keys = FileAnalystKeys(settings.stream_apps_file) if settings.stream_apps_file else None
+    write_channel_catalog(client, taxonomy)
     metrics = StreamMetrics()
     runner = StreamRunner(settings, writer, metrics, lambda app_id: AppEngine(app_id, config, taxonomy))
 
@@ -73,7 +76,8 @@ async def _main(settings: StreamSettings) -> int:
     server = _EmbeddedServer(
         uvicorn.Config(
             create_query_app(
-                query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s, metrics.registry
+                query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s, metrics.registry,
+                analyst_keys,
             ),
             host=settings.stream_query_host,
             port=settings.stream_query_port,

@@ -1,5 +1,5 @@
-"""The read-only SQL endpoint of the stream processor, so analysts can query the embedded store it owns,
-plus the processor's Prometheus `/metrics` and `/healthz`.
+"""The stream processor's read-only HTTP side: the SQL endpoint (so analysts can query the embedded store it
+owns), the JSON report API and the dashboard (stream/reports, stream/dashboard), `/metrics` and `/healthz`.
 
 POST /v1/query {"sql": "SELECT ..."} → {"columns": [...], "types": [...], "rows": [[...], ...]}.
 Bound to loopback by default (STREAM_QUERY_HOST). With a ClickHouse server, `touchstream sql` goes to the
@@ -9,7 +9,9 @@ server directly and this endpoint is merely a convenience.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -21,6 +23,9 @@ from starlette.routing import Route
 
 from stream.errors import clickhouse_code
 from stream.readonly import NotReadOnly, check_read_only, read_only_settings
+from stream.reports.keys import AnalystKeys
+from stream.reports.routes import KeySource, report_routes
+from stream.reports.service import ReportService
 
 MAX_REQUEST_BYTES = 200_000
 
@@ -39,10 +44,22 @@ def run_query(client: Any, sql: str, max_rows: int, timeout_s: int) -> dict[str,
     }
 
 
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 def create_query_app(
-    client: Any, max_rows: int, timeout_s: int, registry: CollectorRegistry | None = None
+    client: Any,
+    max_rows: int,
+    timeout_s: int,
+    registry: CollectorRegistry | None = None,
+    analyst_keys: KeySource | Mapping[str, Collection[str]] | None = None,
+    today: Callable[[], date] = _utc_today,
 ) -> Starlette:
+    # One query thread: the embedded engine serves one query at a time, and a burst of reports must not
+    # take CPU from the consumer.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-query")
+    keys = AnalystKeys(analyst_keys) if isinstance(analyst_keys, Mapping) else analyst_keys
 
     async def query(request: Request) -> Response:
         body = await request.body()
@@ -73,6 +90,8 @@ def create_query_app(
         body = generate_latest(registry) if registry is not None else b""
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    reports = report_routes(ReportService(client, max_rows, timeout_s), keys, executor, today)
     return Starlette(routes=[
         Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
+        *reports,
     ])

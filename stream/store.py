@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from stream.channels.taxonomy import Taxonomy
 from touchstream.kafka_admin import StartupError
 
 log = logging.getLogger(__name__)
@@ -118,3 +119,13 @@ def migrate(client: Any, migrations: list[Migration] | None = None) -> list[str]
         applied.append(migration.name)
         log.info("applied migration %s", migration.name)
     return applied
+
+
+def write_channel_catalog(client: Any, taxonomy: Taxonomy) -> None:
+    """Records the taxonomy's channels so the analytics views know the type of a channel that only had spend.
+
+    Rewritten at every start (ReplacingMergeTree by taxonomy version: rerunning the same taxonomy adds nothing
+    that a merge or argMax does not fold away).
+    """
+    rows = [[c.id, c.type, c.name, taxonomy.version] for c in taxonomy.channels.values()]
+    client.insert("channel_catalog", rows, column_names=["channel", "channel_type", "name", "taxonomy_version"])

@@ -1,0 +1,1 @@
+"""Analytics reports: the JSON report API, its SQL and its shapes (docs/queries.md)."""

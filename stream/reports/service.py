@@ -1,0 +1,98 @@
+"""Runs the report queries (read-only, bounded) and shapes their answers: the I/O shell of the reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from stream.readonly import read_only_settings
+from stream.reports import queries, shapes
+from stream.reports.params import ReportParams
+
+Report = Callable[["ReportService", ReportParams], dict[str, Any]]
+
+
+class ReportService:
+    def __init__(self, client: Any, max_rows: int, timeout_s: int) -> None:
+        self._client = client
+        self._settings = read_only_settings(max_rows, timeout_s)
+
+    def rows(self, sql: str) -> list[dict[str, Any]]:
+        result = self._client.query(sql, settings=self._settings)
+        names = result.column_names
+        return [dict(zip(names, row, strict=True)) for row in result.result_rows]
+
+    def meta(self, p: ReportParams) -> dict[str, Any]:
+        models = shapes.order_models(row["model"] for row in self.rows(queries.models_sql(p.app)))
+        currency = self.rows(queries.currency_sql(p.app))[0]
+        days = self.rows(queries.data_days_sql(p.app))[0]
+        has_events = days["events"] > 0
+        return {
+            "app": p.app,
+            "models": models,
+            "currency": currency["spend"] or currency["revenue"] or "",
+            "date_from": p.date_from.isoformat(),
+            "date_to": p.date_to.isoformat(),
+            "first_day": days["first_day"].isoformat() if has_events else None,
+            "last_day": days["last_day"].isoformat() if has_events else None,
+        }
+
+    def channels(self, p: ReportParams) -> dict[str, Any]:
+        dims = queries.LEVEL_COLUMNS[p.level]
+        rows, totals = shapes.channel_rows(self.rows(queries.channels_sql(p)), dims)
+        return {
+            **_header(p),
+            "model": p.model, "level": p.level, "acquisition": p.acquisition, "allocation": p.allocation,
+            "currency": self.meta(p)["currency"], "rows": rows, "totals": totals,
+        }
+
+    def trend(self, p: ReportParams) -> dict[str, Any]:
+        rows = shapes.trend_rows(self.rows(queries.trend_sql(p)), p.date_from, p.date_to)
+        return {**_header(p), "model": p.model, "rows": rows}
+
+    def funnel(self, p: ReportParams) -> dict[str, Any]:
+        steps = queries.funnel_steps(p)
+        rows = shapes.funnel_rows(self.rows(queries.funnel_query(p)))
+        return {**_header(p), "steps": steps, "window_hours": p.window_hours, "rows": rows}
+
+    def retention(self, p: ReportParams) -> dict[str, Any]:
+        rows = shapes.retention_rows(self.rows(queries.retention_sql(p)))
+        return {**_header(p), "model": p.model, "grain": p.grain, "acquisition": p.acquisition, "rows": rows}
+
+    def paths(self, p: ReportParams) -> dict[str, Any]:
+        return {
+            **_header(p),
+            "conversion_paths": shapes.plain_rows(self.rows(queries.conversion_paths_sql(p))),
+            "behaviour_paths": shapes.plain_rows(self.rows(queries.behaviour_paths_sql(p))),
+            "exit_points": shapes.plain_rows(self.rows(queries.exit_points_sql(p))),
+        }
+
+    def rfm(self, p: ReportParams) -> dict[str, Any]:
+        return {
+            **_header(p),
+            "segments": shapes.plain_rows(self.rows(queries.rfm_segments_sql(p))),
+            "layers": shapes.plain_rows(self.rows(queries.layers_sql(p))),
+        }
+
+    def shares(self, p: ReportParams) -> dict[str, Any]:
+        return {
+            **_header(p),
+            "depths": shapes.plain_rows(self.rows(queries.share_depths_sql(p))),
+            "top_sharers": shapes.plain_rows(self.rows(queries.top_sharers_sql(p))),
+        }
+
+
+def _header(p: ReportParams) -> dict[str, Any]:
+    return {"app": p.app, "date_from": p.date_from.isoformat(), "date_to": p.date_to.isoformat()}
+
+
+REPORTS: dict[str, Report] = {
+    "meta": ReportService.meta,
+    "channels": ReportService.channels,
+    "trend": ReportService.trend,
+    "funnel": ReportService.funnel,
+    "retention": ReportService.retention,
+    "paths": ReportService.paths,
+    "rfm": ReportService.rfm,
+    "shares": ReportService.shares,
+}
