@@ -39,6 +39,24 @@ def main(argv: list[str] | None = None) -> int:
     costs.add_argument("--collector", default=os.environ.get("TOUCHSTREAM_COLLECTOR_URL", "http://127.0.0.1:8000"))
     costs.add_argument("--admin-key", default=os.environ.get("TOUCHSTREAM_ADMIN_KEY", ""))
 
+    report = sub.add_parser("report", help="print a report (channels, funnel, retention, ...) from the report API")
+    report.add_argument("report", choices=("channels", "trend", "funnel", "retention", "paths", "rfm", "shares",
+                                           "meta"))
+    report.add_argument("--app", default=os.environ.get("TOUCHSTREAM_APP", "dev"))
+    report.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 30 days ago)")
+    report.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today, UTC)")
+    report.add_argument("--model", help="attribution model (default linear; retention: first_touch)")
+    report.add_argument("--level", choices=("channel", "channel_type", "campaign", "creative"))
+    report.add_argument("--acquisition", choices=("register", "convert"))
+    report.add_argument("--allocation", choices=("acquisitions", "credit"))
+    report.add_argument("--grain", choices=("day", "week"))
+    report.add_argument("--steps", help="funnel steps, e.g. enter,page_view:/pages/item,custom:add_to_cart,convert")
+    report.add_argument("--window-hours", type=int)
+    report.add_argument("--limit", type=int)
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.add_argument("--url", default=os.environ.get("TOUCHSTREAM_REPORT_URL", "http://127.0.0.1:8124"))
+    report.add_argument("--key", default=os.environ.get("TOUCHSTREAM_ANALYST_KEY", ""))
+
     args = parser.parse_args(argv)
     if args.command == "collector":
         from collector.main import run as run_collector
@@ -48,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         from stream.main import run as run_stream
 
         return run_stream()
+    if args.command == "report":
+        return _report(args)
     if args.command == "sql":
         from touchstream.sqlclient import QueryError, default_endpoint, execute, render
 
@@ -78,3 +98,20 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _report(args: argparse.Namespace) -> int:
+    from touchstream.report_cli import ReportError, fetch, render
+
+    names = ("app", "model", "level", "acquisition", "allocation", "grain", "steps", "window_hours", "limit")
+    params = {name: str(getattr(args, name)) for name in names if getattr(args, name) is not None}
+    if args.report == "retention" and args.model is None:
+        params["model"] = "first_touch"
+    params.update({k: v for k, v in (("from", args.date_from), ("to", args.date_to)) if v})
+    try:
+        payload = fetch(args.url, args.key, args.report, params)
+    except ReportError as exc:
+        sys.stderr.write(f"touchstream report: {exc}\n")
+        return 1
+    sys.stdout.write(render(args.report, payload, args.format) + "\n")
+    return 0

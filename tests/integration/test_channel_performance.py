@@ -208,3 +208,17 @@ def test_meta_lists_models_and_the_key_guards_the_app(report_server: str) -> Non
     assert bad.status_code == 400
     assert "model" in bad.json()["error"]
     assert get(report_server, "nope", app="shop").status_code == 404
+
+
+def test_report_command_prints_the_same_figures(report_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from touchstream.cli import main
+
+    code = main(["report", "channels", "--app", "shop", "--model", "first_touch", "--from", "2026-11-01",
+                 "--url", report_server, "--key", "analyst-key-0123456789", "--format", "csv"])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "channel_type,channel,acquisitions,conversions,orders,revenue,spend,cac,roas,roi"
+    assert lines[1] == "paid,douyin,4.0,5.0,1.0,100.0,200.0,50.0,0.5,-0.5"
+    assert main(["report", "channels", "--app", "other", "--url", report_server,
+                 "--key", "analyst-key-0123456789"]) == 1
+    assert "403: this analyst key does not cover app 'other'" in capsys.readouterr().err
