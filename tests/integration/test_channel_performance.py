@@ -14,8 +14,6 @@ Another app's credits and spend must not leak in.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,10 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from stream.query_server import create_query_app
-from tests.conftest import free_port
+from tests.integration.report_server import ANALYST_KEY, serve_reports
 
 pytestmark = pytest.mark.integration
 
@@ -143,21 +139,11 @@ def test_allocation_by_credit_and_acquisition_by_first_order(clickhouse: Any) ->
 @pytest.fixture
 def report_server(clickhouse: Any) -> Iterator[str]:
     seed(clickhouse)
-    app = create_query_app(clickhouse, 10_000, 30, analyst_keys={"analyst-key-0123456789": ["shop"]},
-                           today=lambda: date(2026, 11, 30))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_reports(clickhouse, date(2026, 11, 30)) as base:
+        yield base
 
 
-def get(base: str, report: str, key: str = "analyst-key-0123456789", **params: str) -> httpx.Response:
+def get(base: str, report: str, key: str = ANALYST_KEY, **params: str) -> httpx.Response:
     return httpx.get(f"{base}/v1/reports/{report}", params=params, headers={"Authorization": f"Bearer {key}"})
 
 
