@@ -4,7 +4,7 @@ The `lifecycle_funnel` view (schemas/ddl/005_funnels_paths.sql) is this builder'
 lifecycle steps with the view's parameters in place of literals (`lifecycle_view_body`), and a unit test holds
 the DDL to it, so a custom funnel and the lifecycle view always count the same way. Pure: returns text.
 
-Counting rules (docs/queries.d/funnels_paths.md): ClickHouse `windowFunnel` over each person's events,
+Counting rules (docs/queries.md, "Funnels and paths"): ClickHouse `windowFunnel` over each person's events,
 timestamps in milliseconds; step 1 must fall on a day in [date_from, date_to], later steps may run past
 date_to as long as they are within the window of step 1 (bound inclusive). `strict_once` stops one event from
 filling two steps (`page_view, page_view:/pages/cart` needs two page views); events with the same millisecond
