@@ -30,7 +30,10 @@ kafka-down: ## stop the local Kafka
 run: venv kafka-fetch ## run the whole pipeline on embedded defaults (Ctrl-C stops everything)
 	@deploy/run-local.sh
 
-test: venv kafka-fetch ## run the whole test suite (starts its own Kafka and chDB)
+browser: ## make sure a headless Chromium is installed for the dashboard tests (apt-get, needs root)
+	@deploy/browser.sh >/dev/null
+
+test: venv kafka-fetch browser ## run the whole test suite (starts its own Kafka and chDB)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-unit: venv ## only the pure unit tests (no Kafka, no ClickHouse)
@@ -55,4 +58,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@deploy/kafka/kafka.sh down || true
 	@rm -rf data
 
-.PHONY: help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean
+.PHONY: browser help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from stream.dashboard.routes import dashboard_routes
 from stream.errors import clickhouse_code
 from stream.readonly import NotReadOnly, check_read_only, read_only_settings
 from stream.reports.keys import AnalystKeys
@@ -93,5 +94,5 @@ def create_query_app(
     reports = report_routes(ReportService(client, max_rows, timeout_s), keys, executor, today)
     return Starlette(routes=[
         Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
-        *reports,
+        *reports, *dashboard_routes(),
     ])

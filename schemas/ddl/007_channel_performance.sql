@@ -51,12 +51,17 @@ weighted AS (
         sum(weight) OVER (PARTITION BY day, channel, campaign) AS campaign_weight
     FROM grid
 ),
+channel_types AS (
+    -- One type per channel over the whole range, so a day with spend but no credits does not split a channel.
+    SELECT channel, anyIf(channel_type, channel_type != '') AS credited_type FROM credited GROUP BY channel
+),
 catalog AS (
     SELECT channel, argMax(channel_type, taxonomy_version) AS channel_type FROM channel_catalog GROUP BY channel
 ),
 allocated AS (
     SELECT w.day AS day, w.channel AS channel, w.campaign AS campaign, w.creative AS creative,
-        if(w.channel_type != '', w.channel_type, if(cat.channel_type != '', cat.channel_type, 'unknown')) AS channel_type,
+        if(ct.credited_type != '', ct.credited_type, if(cat.channel_type != '', cat.channel_type, 'unknown'))
+            AS channel_type,
         w.acquisitions AS acquisitions, w.conversions AS conversions, w.orders AS orders, w.revenue AS revenue,
         exact.spend
         + multiIf(w.campaign_weight > 0, by_campaign.spend * w.weight / w.campaign_weight,
@@ -71,6 +76,7 @@ allocated AS (
         ON by_campaign.day = w.day AND by_campaign.channel = w.channel AND by_campaign.campaign = w.campaign
     LEFT JOIN (SELECT day, channel, spend FROM spend WHERE level = 'channel') AS by_channel
         ON by_channel.day = w.day AND by_channel.channel = w.channel
+    LEFT JOIN channel_types AS ct ON ct.channel = w.channel
     LEFT JOIN catalog AS cat ON cat.channel = w.channel
 )
 SELECT

@@ -208,3 +208,17 @@ def test_report_command_prints_the_same_figures(report_server: str, capsys: pyte
     assert main(["report", "channels", "--app", "other", "--url", report_server,
                  "--key", "analyst-key-0123456789"]) == 1
     assert "403: this analyst key does not cover app 'other'" in capsys.readouterr().err
+
+
+def test_a_channel_keeps_one_type_without_the_catalog(clickhouse: Any) -> None:
+    seed(clickhouse)
+    clickhouse.command("TRUNCATE TABLE channel_catalog")
+    rows = performance(clickhouse, "linear")
+    types = clickhouse.query(
+        "SELECT channel, groupUniqArray(channel_type) FROM channel_performance(app='shop', date_from='2026-11-01', "
+        "date_to='2026-11-30', model='linear', acquisition='register', allocation='acquisitions') GROUP BY channel "
+        "ORDER BY channel").result_rows
+    # douyin's 11-03 spend has no credits that day: its type still comes from the credits of 11-02. tencent_ads
+    # has only spend and no catalog row: 'unknown', said once.
+    assert types == [("douyin", ["paid"]), ("tencent_ads", ["unknown"]), ("wechat_share", ["social"])]
+    assert rows[("2026-11-03", "douyin", "", "")][4] == 30.0

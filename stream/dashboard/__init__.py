@@ -1,0 +1,1 @@
+"""The operators' analytics dashboard: one static page over the JSON report API (docs/dashboard.md)."""
