@@ -54,8 +54,11 @@ bench-collector: venv kafka-fetch ## collector events/s for 1/10/100-event batch
 bench-stream: venv kafka-fetch ## processor events/s from a pre-filled topic, and end-to-end latency
 	@$(BIN)/python -m loadtests.bench_stream
 
+demo: venv kafka-fetch ## a month of the retail case (seed 000) through the pipeline, then channel ROI per model
+	@deploy/demo.sh $(DEMO_ARGS)
+
 clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@deploy/kafka/kafka.sh down || true
 	@rm -rf data
 
-.PHONY: browser help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean
+.PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean
