@@ -77,7 +77,7 @@ async def _main(settings: StreamSettings) -> int:
         uvicorn.Config(
             create_query_app(
                 query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s, metrics.registry,
-                analyst_keys,
+                analyst_keys, allowed_hosts=settings.stream_query_allowed_hosts,
             ),
             host=settings.stream_query_host,
             port=settings.stream_query_port,

@@ -9,7 +9,7 @@ server directly and this endpoint is merely a convenience.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,6 +31,9 @@ from stream.reports.routes import KeySource, report_routes
 from stream.reports.service import ReportService
 
 MAX_REQUEST_BYTES = 200_000
+# A page on another site can point a name at 127.0.0.1 (DNS rebinding) and read loopback servers from an
+# operator's browser; answering only to the names we are reached by closes that.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def _json(content: Any, status: int = 200) -> Response:
@@ -56,6 +61,7 @@ def create_query_app(
     registry: CollectorRegistry | None = None,
     analyst_keys: KeySource | Mapping[str, Collection[str]] | None = None,
     today: Callable[[], date] = _utc_today,
+    allowed_hosts: Sequence[str] = LOOPBACK_HOSTS,
 ) -> Starlette:
     # One query thread: the embedded engine serves one query at a time, and a burst of reports must not
     # take CPU from the consumer.
@@ -92,7 +98,10 @@ def create_query_app(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     reports = report_routes(ReportService(client, max_rows, timeout_s), keys, executor, today)
-    return Starlette(routes=[
-        Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
-        *reports, *dashboard_routes(),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
+            *reports, *dashboard_routes(),
+        ],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
+    )

@@ -32,5 +32,7 @@ class StreamSettings(ServiceSettings):
     stream_query_port: int = Field(default=8124, ge=0, le=65535)
     stream_query_max_rows: int = Field(default=100_000, ge=1)
     stream_query_timeout_s: int = Field(default=30, ge=1)
+    # Host names the query server answers to (DNS-rebinding guard); add the name it is published under.
+    stream_query_allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "[::1]")
     # The apps file (the collector's COLLECTOR_APPS_FILE): its `analyst_keys` open the report API and dashboard.
     stream_apps_file: Path | None = None

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--app", default=os.environ.get("TOUCHSTREAM_APP", "dev"))
     report.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 30 days ago)")
     report.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today, UTC)")
-    report.add_argument("--model", help="attribution model (default linear; retention: first_touch)")
+    report.add_argument("--model", help="attribution model (default linear)")
     report.add_argument("--level", choices=("channel", "channel_type", "campaign", "creative"))
     report.add_argument("--acquisition", choices=("register", "convert"))
     report.add_argument("--allocation", choices=("acquisitions", "credit"))
@@ -96,17 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
-
 def _report(args: argparse.Namespace) -> int:
     from touchstream.report_cli import ReportError, fetch, render
 
     names = ("app", "model", "level", "acquisition", "allocation", "grain", "steps", "window_hours", "limit")
     params = {name: str(getattr(args, name)) for name in names if getattr(args, name) is not None}
-    if args.report == "retention" and args.model is None:
-        params["model"] = "first_touch"
     params.update({k: v for k, v in (("from", args.date_from), ("to", args.date_to)) if v})
     try:
         payload = fetch(args.url, args.key, args.report, params)
@@ -115,3 +109,7 @@ def _report(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(render(args.report, payload, args.format) + "\n")
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

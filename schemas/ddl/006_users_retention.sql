@@ -72,8 +72,9 @@ INNER JOIN
 -- retained on day N when active (any event but `exposure`) on acquisition day + N. Each person counts with
 -- the credit each channel got for their acquisition under `model`, so the channel rows of a cohort add up
 -- to its 'all' row. An acquisition with no credits under `model` counts under 'unattributed'. Day N is
--- observable only up to the app's last event day (not today(), so the answer is reproducible), and the
--- rate is retained / eligible over the persons whose day N is observable (NULL when none is).
+-- observable only before the app's last event day (that day may still be filling in; and not today(), so
+-- the answer is reproducible), and the rate is retained / eligible over the persons whose day N is
+-- observable (NULL when none is).
 CREATE VIEW IF NOT EXISTS retention AS
 WITH
     (SELECT max(day) FROM events_people WHERE app_id = {app:String}) AS last_day,
@@ -112,9 +113,9 @@ WITH
         SELECT
             p.cohort AS cohort,
             c.weights AS weights,
-            p.acq_day + 1 <= last_day AS e1,
-            p.acq_day + 7 <= last_day AS e7,
-            p.acq_day + 30 <= last_day AS e30,
+            p.acq_day + 1 < last_day AS e1,
+            p.acq_day + 7 < last_day AS e7,
+            p.acq_day + 30 < last_day AS e30,
             has(a.days, p.acq_day + 1) AS a1,
             has(a.days, p.acq_day + 7) AS a7,
             has(a.days, p.acq_day + 30) AS a30

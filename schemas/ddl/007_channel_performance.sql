@@ -1,5 +1,6 @@
 -- Channel performance (docs/queries.md): per day x channel x campaign x creative under one attribution model,
--- the attributed acquisitions, conversions, orders and revenue, the spend, and CAC / ROAS / ROI.
+-- the attributed acquisitions (each person's first conversion of the acquisition type), conversions, orders
+-- and revenue, the spend, and CAC / ROAS / ROI.
 --
 -- Parameters: app, date_from, date_to (inclusive days), model, acquisition ('register' or 'convert': which
 -- conversion counts as acquiring a customer), allocation ('acquisitions' or 'credit').
@@ -12,10 +13,15 @@
 -- revenue in the app's reporting currency (the currency spend is converted to).
 CREATE VIEW IF NOT EXISTS channel_performance AS
 WITH
+acquisition_ids AS (
+    -- A person is acquired once: after a late identity merge two registrations may both stay current, and
+    -- only the person's first counts (the same rule as the retention cohorts, person_acquisitions).
+    SELECT conversion_id FROM person_acquisitions(app = {app:String}, acquisition = {acquisition:String})
+),
 credited AS (
     SELECT toDate(conversion_time) AS day, channel, campaign, creative,
         any(channel_type) AS channel_type,
-        sumIf(credit, conversion_type = {acquisition:String}) AS acquisitions,
+        sumIf(credit, conversion_type = {acquisition:String} AND conversion_id IN acquisition_ids) AS acquisitions,
         sum(credit) AS conversions,
         sumIf(credit, conversion_type IN ('convert', 'repurchase')) AS orders,
         toFloat64(sum(revenue_credit)) AS revenue

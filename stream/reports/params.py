@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NoReturn
 
-APP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MODEL = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Custom model names are the operator's (any printable text); they are quoted when the SQL is built.
+MODEL = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2149, 6, 6)  # what a ClickHouse Date can hold
 LEVELS = ("channel", "channel_type", "campaign", "creative")
 ACQUISITIONS = ("register", "convert")
 ALLOCATIONS = ("acquisitions", "credit")
@@ -47,7 +49,7 @@ class ReportParams:
 def parse_params(query: Mapping[str, str], today: date) -> ReportParams:
     """Reads the common and per-report parameters; unknown names are ignored, bad values raise."""
     app = query.get("app", "")
-    if not APP_ID.match(app):
+    if not APP_ID.fullmatch(app):
         _bad("app is required: the app id (letters, digits, '_', '.', '-'; up to 64 characters)")
     date_to = _date(query, "to", today)
     date_from = _date(query, "from", date_to - timedelta(days=DEFAULT_DAYS - 1))
@@ -56,8 +58,8 @@ def parse_params(query: Mapping[str, str], today: date) -> ReportParams:
     if (date_to - date_from).days >= MAX_RANGE_DAYS:
         _bad(f"the range from {date_from} to {date_to} is longer than {MAX_RANGE_DAYS} days")
     model = query.get("model", "linear")
-    if not MODEL.match(model):
-        _bad("model must be a model name such as linear, first_touch or a custom model's name")
+    if not MODEL.fullmatch(model):
+        _bad("model must be a model name such as linear, first_touch or a custom model's name (1..64 characters)")
     steps = query.get("steps", LIFECYCLE_STEPS)
     if len(steps) > 2_000:
         _bad("steps is longer than 2000 characters")
@@ -87,9 +89,12 @@ def _date(query: Mapping[str, str], name: str, default: date) -> date:
     try:
         if len(value) != 10:
             raise ValueError
-        return datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 - a calendar day, no time zone
+        day = datetime.strptime(value, "%Y-%m-%d").date()  # noqa: DTZ007 - a calendar day, no time zone
     except ValueError:
         _bad(f"{name} must be a day as YYYY-MM-DD, got {value[:40]!r}")
+    if not FIRST_DAY <= day <= LAST_DAY:
+        _bad(f"{name} must be between {FIRST_DAY} and {LAST_DAY}, got {value}")
+    return day
 
 
 def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
@@ -103,6 +108,6 @@ def _int(query: Mapping[str, str], name: str, default: int, low: int, high: int)
     value = query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
         _bad(f"{name} must be a whole number from {low} to {high}; got {value[:40]!r}")
     return int(value)

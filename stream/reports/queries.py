@@ -32,7 +32,8 @@ def _performance(p: ReportParams) -> str:
 
 
 def models_sql(app: str) -> str:
-    return f"SELECT DISTINCT model FROM attribution_credits WHERE app_id = {quote(app)}"
+    # Tombstones carry no model; they are not one.
+    return f"SELECT DISTINCT model FROM attribution_credits WHERE app_id = {quote(app)} AND deleted = 0 AND model != ''"
 
 
 def currency_sql(app: str) -> str:
@@ -117,7 +118,8 @@ def rfm_segments_sql(p: ReportParams) -> str:
 
 def layers_sql(p: ReportParams) -> str:
     view = view_call("user_layer_counts", app=p.app, as_of=p.date_to)
-    return f"SELECT layer, channel, users FROM {view} ORDER BY channel, layer"
+    return (f"SELECT layer, channel, users FROM {view}"
+            " ORDER BY channel != 'all', channel, indexOf(['new', 'active', 'dormant', 'churned'], layer)")
 
 
 def share_depths_sql(p: ReportParams) -> str:

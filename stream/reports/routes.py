@@ -25,6 +25,9 @@ from stream.reports.service import REPORTS, ReportService
 
 log = logging.getLogger("stream.reports")
 TIMEOUT_CODES = (159, 160)  # TIMEOUT_EXCEEDED, TOO_SLOW
+# Reports run one at a time on the query thread; beyond this many waiting, a caller is told to come back
+# rather than queueing minutes of work (a few reloads of a dashboard send dozens of queries).
+MAX_WAITING_REPORTS = 16
 
 
 class KeySource(Protocol):
@@ -47,7 +50,10 @@ def _bearer(request: Request) -> str:
 def report_routes(
     service: ReportService, keys: KeySource | None, executor: Executor, today: Callable[[], date]
 ) -> list[BaseRoute]:
+    waiting = 0
+
     async def report(request: Request) -> Response:
+        nonlocal waiting
         name = request.path_params["report"]
         run = REPORTS.get(name)
         if run is None:
@@ -64,7 +70,10 @@ def report_routes(
             return _json({"error": str(exc)}, 400)
         if params.app not in apps:
             return _json({"error": f"this analyst key does not cover app {params.app!r}"}, 403)
+        if waiting >= MAX_WAITING_REPORTS:
+            return _json({"error": "too many reports in progress; try again shortly"}, 503, {"Retry-After": "2"})
         loop = asyncio.get_running_loop()
+        waiting += 1
         try:
             payload = await loop.run_in_executor(executor, run, service, params)
         except ReportParamError as exc:  # a step list, judged when the report is built
@@ -74,6 +83,8 @@ def report_routes(
                 return _json({"error": "the report took longer than its time budget; narrow the date range"}, 504)
             log.exception("report %s failed for app %s", name, params.app)
             return _json({"error": "the report failed; the processor's log has the details"}, 500)
+        finally:
+            waiting -= 1
         return _json(payload)
 
     return [Route("/v1/reports/{report}", report, methods=["GET"])]

@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.readonly import read_only_settings
 from stream.reports import queries, shapes
-from stream.reports.params import ReportParams
+from stream.reports.params import ReportParamError, ReportParams
 
 Report = Callable[["ReportService", ReportParams], dict[str, Any]]
 
@@ -22,15 +22,27 @@ class ReportService:
         names = result.column_names
         return [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
+    def models(self, app: str) -> list[str]:
+        return shapes.order_models(row["model"] for row in self.rows(queries.models_sql(app)))
+
+    def currency(self, app: str) -> str:
+        row = self.rows(queries.currency_sql(app))[0]
+        return str(row["spend"] or row["revenue"] or "")
+
+    def check_model(self, p: ReportParams) -> None:
+        """A misspelt model would give a report of zeros that looks real; an app without credits yet is fine."""
+        models = self.models(p.app)
+        if models and p.model not in models:
+            msg = f"model {p.model!r} has no credits for app {p.app!r}; models: {', '.join(models)}"
+            raise ReportParamError(msg)
+
     def meta(self, p: ReportParams) -> dict[str, Any]:
-        models = shapes.order_models(row["model"] for row in self.rows(queries.models_sql(p.app)))
-        currency = self.rows(queries.currency_sql(p.app))[0]
         days = self.rows(queries.data_days_sql(p.app))[0]
         has_events = days["events"] > 0
         return {
             "app": p.app,
-            "models": models,
-            "currency": currency["spend"] or currency["revenue"] or "",
+            "models": self.models(p.app),
+            "currency": self.currency(p.app),
             "date_from": p.date_from.isoformat(),
             "date_to": p.date_to.isoformat(),
             "first_day": days["first_day"].isoformat() if has_events else None,
@@ -38,15 +50,17 @@ class ReportService:
         }
 
     def channels(self, p: ReportParams) -> dict[str, Any]:
+        self.check_model(p)
         dims = queries.LEVEL_COLUMNS[p.level]
         rows, totals = shapes.channel_rows(self.rows(queries.channels_sql(p)), dims)
         return {
             **_header(p),
             "model": p.model, "level": p.level, "acquisition": p.acquisition, "allocation": p.allocation,
-            "currency": self.meta(p)["currency"], "rows": rows, "totals": totals,
+            "currency": self.currency(p.app), "rows": rows, "totals": totals,
         }
 
     def trend(self, p: ReportParams) -> dict[str, Any]:
+        self.check_model(p)
         rows = shapes.trend_rows(self.rows(queries.trend_sql(p)), p.date_from, p.date_to)
         return {**_header(p), "model": p.model, "rows": rows}
 
@@ -56,6 +70,7 @@ class ReportService:
         return {**_header(p), "steps": steps, "window_hours": p.window_hours, "rows": rows}
 
     def retention(self, p: ReportParams) -> dict[str, Any]:
+        self.check_model(p)
         rows = shapes.retention_rows(self.rows(queries.retention_sql(p)))
         return {**_header(p), "model": p.model, "grain": p.grain, "acquisition": p.acquisition, "rows": rows}
 

@@ -14,7 +14,7 @@ App `shop`, October 2026 (range 2026-10-01 .. 2026-10-31), currency CNY. Six peo
   d4 10-01  touch: douyin click 08:30. events: exposure 08:00, click 08:30, enter 09:00, register 10:00
   d5 10-02  touches: wechat_share enter 07:30, douyin click 09:00
             events: exposure 07:00, enter 07:30, click 09:00, enter 09:00:05, register 09:30
-  d6 10-04  touch: douyin click 09:00. events: exposure 08:00, click 09:00 (never enters)
+  d6 10-04  touch: douyin click 09:00. events: exposure 08:00, click 09:00 (never enters); exposure 11-01 08:00
 
 Every conversion's credits are written for first_touch (the first touch), last_touch (the last) and linear
 (1/n each), as the processor would. Spend (CNY): douyin 10-01 ¥200, 10-02 ¥80 restated to ¥100 (version 2),
@@ -112,7 +112,9 @@ PEOPLE = (
            (Event("exposure", at(2, 7)), Event("enter", at(2, 7, 30)), Event("click", at(2, 9)),
             Event("enter", at(2, 9, 0, 5)), Event("register", at(2, 9, 30)))),
     Person("d6", (Touch("tp-d6-1", at(4, 9), "click", "douyin", "autumn", "video-a"),),
-           (Event("exposure", at(4, 8)), Event("click", at(4, 9)))),
+           (Event("exposure", at(4, 8)), Event("click", at(4, 9)),
+            # An ad view on 11-01, after the range: the app's last event day, so 10-31 is a complete day.
+            Event("exposure", at(31, 8) + timedelta(days=1)))),
 )
 CONVERSION_TYPES = ("register", "convert", "repurchase")
 
@@ -238,7 +240,8 @@ FUNNEL = [
     ["convert", "3", "100.0%", "0", "50.0%"],
     ["repurchase", "1", "33.3%", "2", "16.7%"],
 ]
-# Retention by registration day; the app's last event day is 10-31, so day 30 is observable only for 10-01.
+# Retention by registration day; the app's last event day is 11-01 (d6's exposure), so the last complete day is
+# 10-31 and day 30 is observable only for 10-01.
 #   10-01: d1, d4. d1 active 10-02, 10-08, 10-31 → D1 D7 D30 = 1/2 each.
 #   10-02: d2, d5. d2 active 10-03 → D1 1/2, D7 0/2, D30 not observable (11-01 > 10-31).
 #   10-03: d3 active 10-10 → D1 0/1, D7 1/1, D30 not observable.

@@ -32,13 +32,17 @@ CREDIT_COLUMNS = (
     "touch_time", "touch_index", "touch_count", "channel_type", "channel", "campaign", "creative", "credit",
     "revenue_credit", "currency", "version", "deleted", "_partition", "_offset",
 )
+PEOPLE = {"O1": "u-R1", "R6": "u-R1"}  # O1 is R1's person's order; R6 a second registration after a merge
+CONVERSION_COLUMNS = ("app_id", "conversion_id", "event_id", "user_key", "conversion_type", "conversion_time",
+                      "revenue", "currency", "version", "deleted")
 CHANNEL_TYPES = {"douyin": "paid", "wechat_share": "social", "tencent_ads": "paid", "direct": "direct"}
 
 
 def credit(conversion: str, kind: str, model: str, channel: str, share: float, *, campaign: str = "",
            creative: str = "", revenue: str = "0", version: int = 1, deleted: int = 0, app: str = "shop",
            index: int = 0) -> list[Any]:
-    return [app, conversion, kind, DAY, "u-" + conversion, model, f"tp-{conversion}-{index}", DAY, index, 2,
+    return [app, conversion, kind, DAY, PEOPLE.get(conversion, "u-" + conversion), model,
+            f"tp-{conversion}-{index}", DAY, index, 2,
             CHANNEL_TYPES[channel], channel, campaign, creative, share, Decimal(revenue), "CNY", version, deleted,
             0, 0]
 
@@ -64,6 +68,11 @@ def seed(client: Any) -> None:
         credit("O1", "convert", "first_touch", "douyin", 1, campaign="A", creative="cr1", revenue="100"),
     ]
     client.insert("attribution_credits", rows, column_names=list(CREDIT_COLUMNS))
+    # The conversions behind the credits, one row per version (the credit rows carry what they need).
+    conversions = {(r[0], r[1], r[17]): [r[0], r[1], "ev-" + r[1], r[4], r[2], r[3], Decimal(0), "CNY", r[17], r[18]]
+                   for r in rows}
+    conversions[("shop", "O1", 1)][6] = Decimal(100)
+    client.insert("conversions", list(conversions.values()), column_names=list(CONVERSION_COLUMNS))
     spend_columns = ["app_id", "date", "channel", "campaign", "creative", "source", "spend", "currency",
                      "spend_reporting", "reporting_currency", "fx_rate", "received_at", "version", "_partition",
                      "_offset"]
@@ -222,3 +231,20 @@ def test_a_channel_keeps_one_type_without_the_catalog(clickhouse: Any) -> None:
     # has only spend and no catalog row: 'unknown', said once.
     assert types == [("douyin", ["paid"]), ("tencent_ads", ["unknown"]), ("wechat_share", ["social"])]
     assert rows[("2026-11-03", "douyin", "", "")][4] == 30.0
+
+
+def test_unknown_models_and_tombstones_are_not_models(report_server: str, clickhouse: Any) -> None:
+    # The processor's tombstones carry no model: meta must not offer '' as one.
+    tombstone = credit("R2", "register", "", "direct", 0, version=9, deleted=1)
+    clickhouse.insert("attribution_credits", [tombstone], column_names=list(CREDIT_COLUMNS))
+    assert get(report_server, "meta", app="shop").json()["models"] == ["first_touch", "linear"]
+    typo = get(report_server, "channels", app="shop", model="linaer")
+    assert typo.status_code == 400
+    assert typo.json()["error"] == "model 'linaer' has no credits for app 'shop'; models: first_touch, linear"
+
+
+def test_the_query_server_answers_only_to_its_own_names(report_server: str) -> None:
+    # A DNS-rebinding page reaches 127.0.0.1 under its own name: refused before any route runs.
+    rebound = httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}, headers={"Host": "evil.example"})
+    assert rebound.status_code == 400
+    assert httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}).json()["rows"] == [[1]]

@@ -476,3 +476,20 @@ def test_share_edges_depths_and_top_sharers(clickhouse: Any) -> None:
     ]
     assert rows(clickhouse, f"SELECT * FROM top_sharers(app='{APP}', date_from='2026-12-02', "
                             "date_to='2026-12-31')") == []
+
+
+def test_retention_waits_for_a_complete_day(clickhouse: Any) -> None:
+    """The app's last event day may still be filling in: day N counts only once a later day has data."""
+    d = Data()
+    d.ident("anon:dX", "uX")
+    d.event("x-reg", "register", "11-04T10:00", "dX")
+    d.conversion("cX", "x-reg", "uX", "register", "11-04T10:00", credits={"first_touch": {"douyin": 1.0}})
+    d.event("x-back", "enter", "11-05T09:00", "dX")  # last event day 11-05: day 1 of 11-04 is today
+    d.insert(clickhouse)
+    sql = ("SELECT d1_eligible, d1_rate FROM retention(app='shop', date_from='2026-11-04', date_to='2026-11-04', "
+           "model='first_touch', acquisition='register', grain='day') WHERE channel = 'all'")
+    assert rows(clickhouse, sql) == [(0.0, None)]
+    later = Data()
+    later.event("y-1", "enter", "11-06T08:00", "dY")  # someone's event on 11-06: 11-05 is complete
+    later.insert(clickhouse)
+    assert rows(clickhouse, sql) == [(1.0, 1.0)]

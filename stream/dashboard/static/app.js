@@ -150,6 +150,8 @@ async function load() {
     const days = { app: meta.app, from: meta.date_from, to: meta.date_to };
     current = { ...days, currency: meta.currency, model };
     fillModels(models, model);
+    // Switching models mid-load would abort the other reports and leave them stale: wait for this load.
+    modelSelect.disabled = true;
     showScope(meta);
     byTestId("reports").hidden = false;
     const results = await Promise.allSettled([
@@ -177,6 +179,8 @@ async function load() {
     setState("ready", model);
   } catch (error) {
     if (live()) fail(error, scope);
+  } finally {
+    if (live() && current) modelSelect.disabled = false;
   }
 }
 
