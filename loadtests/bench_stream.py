@@ -1,6 +1,6 @@
 """Stream processor throughput from a pre-filled topic, and end-to-end conversion → credit latency.
 
-    python -m loadtests.bench_stream [--quick] [--profile] [--events N] [--rates 2000,20000]
+    python -m loadtests.bench_stream [--quick] [--profile] [--events N] [--rates 2000,20000] [--baseline DIR]
 
 (a) Throughput: a fresh 4-partition topic is pre-filled with N events exactly as the collector writes them
     (SDK batches of 1–50 events through `collector.body.parse_batch` + `collector.ingest.ingest` +
@@ -9,6 +9,9 @@
     its own consumer group) runs until `SELECT count() FROM events` on its query endpoint reaches N. Reported:
     wall time and the processor's CPU seconds (from /proc, all threads, chDB included) from "query endpoint up"
     to "N rows queryable"; events/s wall, events per CPU-second; median of 3 runs (fresh group and database each).
+    With --baseline DIR (another checkout of this repository, e.g. a git worktree of the previous commit), the
+    throughput runs alternate between that tree's processor and this one's (A B A B ...) on the same pre-filled
+    topic, so both see the same machine load; medians of each and their ratio are reported.
 (b) Latency: collector + processor + broker + load generator on the same 2 cores, unpinned. A steady rate of
     10-event requests for 20 s per rate; sampled purchases (convert/repurchase) are timed from the collector's
     200 until their credit rows are queryable in `attribution_credits_current`. If a rate is not sustained, one
@@ -34,6 +37,7 @@ from loadtests.bench_collector import top_frames
 from loadtests.common import (
     PII_SECRET,
     RESULTS,
+    ROOT,
     EventGenerator,
     Kafka,
     Service,
@@ -154,12 +158,46 @@ def count(endpoint: str, table: str = "events") -> int:
     return int(sql(endpoint, f"SELECT count() FROM {table}")[0][0])
 
 
+class TreeService(Service):
+    """A service run from another checkout of the repository: `python -m` imports from its working directory."""
+
+    def __init__(self, command: str, env: dict[str, str], log_path: Path, root: Path) -> None:
+        super().__init__(command, {**env, "PYTHONPATH": str(root)}, log_path)
+        self.root = root
+
+    def start(self) -> TreeService:
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.command], env=self.env,
+                                         cwd=self.root, stdout=out, stderr=subprocess.STDOUT)
+        return self
+
+
+def imported_from(root: Path) -> str:
+    """Where the processor's `stream` package comes from when started in `root` (checks the A/B set-up)."""
+    out = subprocess.run([sys.executable, "-c", "import stream; print(stream.__file__)"], cwd=root, text=True,
+                         capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=60)
+    return out.stdout.strip()
+
+
+def peak_rss(pid: int) -> float:
+    """The process's peak resident memory (VmHWM) in MiB, 0 if unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def throughput_run(kafka: Kafka, topic: str, deadletter: str, n: int, tmp: Path, run: int,
-                   profile_seconds: int = 0) -> dict[str, Any]:
+                   profile_seconds: int = 0, root: Path | None = None, native: bool = False) -> dict[str, Any]:
     qport = free_port()
     endpoint = f"http://127.0.0.1:{qport}/v1/query"
     env = stream_env(kafka, topic, deadletter, f"bench-tp-{os.getpid()}-{run}", tmp / f"chdb-tp-{run}", qport)
-    stream = Service("stream", env, tmp / f"stream-tp-{run}.log").start()
+    log_path = tmp / f"stream-tp-{run}.log"
+    stream = (Service("stream", env, log_path) if root is None else TreeService("stream", env, log_path, root)).start()
     spy: subprocess.Popen[bytes] | None = None
     raw_profile = RESULTS / f"profile-stream-{datetime.now(UTC).date().isoformat()}.txt"
     try:
@@ -169,8 +207,11 @@ def throughput_run(kafka: Kafka, topic: str, deadletter: str, n: int, tmp: Path,
         if profile_seconds:
             spy_bin = Path(sys.executable).with_name("py-spy")
             RESULTS.mkdir(parents=True, exist_ok=True)
+            # --native also shows time inside C extensions (orjson, the GC, chDB's calls) but pauses the process
+            # to sample it, so it costs the processor some speed.
+            mode = ["--native"] if native else ["--nonblocking"]
             spy = subprocess.Popen(
-                [str(spy_bin), "record", "--nonblocking", "--threads", "--format", "raw", "-r", "200",
+                [str(spy_bin), "record", *mode, "--threads", "--format", "raw", "-r", "200",
                  "-d", str(profile_seconds), "-o", str(raw_profile), "--pid", str(stream.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
@@ -188,6 +229,7 @@ def throughput_run(kafka: Kafka, topic: str, deadletter: str, n: int, tmp: Path,
                 t_done, cpu_done = now, stream.cpu()
                 break
             time.sleep(0.2)
+        peak_rss_mb = peak_rss(stream.pid)
         if t_done is None or cpu_done is None or t_first is None or c_first is None:
             raise TimeoutError(f"the processor did not reach {n} rows in 240 s:\n{stream.logs()}")
         bad = count(endpoint, "bad_events")
@@ -225,7 +267,9 @@ def throughput_run(kafka: Kafka, topic: str, deadletter: str, n: int, tmp: Path,
         "conversion_rows": conversions,
         "touchpoint_rows": touchpoints,
     }
-    out["flush"] = flush_stats(tmp / f"stream-tp-{run}.log")
+    out["flush"] = flush_stats(log_path)
+    out["load_at_end"] = os.getloadavg()[0]
+    out["peak_rss_mb"] = peak_rss_mb
     if spy is not None:
         out["profile"] = {"raw_file": str(raw_profile), **top_frames(raw_profile, limit=20)}
     return out
@@ -322,8 +366,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per latency run")
     parser.add_argument("--quick", action="store_true", help="20k events, 1 run, 8 s latency runs")
     parser.add_argument("--profile", action="store_true", help="one more throughput run under py-spy")
+    parser.add_argument("--profile-seconds", type=int, default=8, help="how long py-spy samples (from the start)")
+    parser.add_argument("--profile-native", action="store_true", help="py-spy --native (C extension frames too)")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true", help="only the latency runs (needs no pre-fill)")
+    parser.add_argument("--baseline", type=Path, default=None, help="another checkout of this repository: "
+                        "throughput runs alternate between its processor and this one's, then the ratio is reported")
     parser.add_argument("--collector-variant", default="", help="latency runs with a collector variant, e.g. "
                         "batch1mb (see loadtests/variant_collector.py); default: the product as shipped")
     args = parser.parse_args()
@@ -334,7 +382,14 @@ def main() -> int:
     log(f"machine: {info['nproc']} cores, {info['cpu_model']}, Python {info['python']}")
     apps = spread_apps()
     throughput: list[dict[str, Any]] = []
+    baseline: list[dict[str, Any]] = []
     latency: list[dict[str, Any]] = []
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        where = imported_from(args.baseline)
+        if not where.startswith(str(args.baseline)):
+            parser.error(f"a processor started in {args.baseline} imports stream from {where}")
+        log(f"baseline processor: stream from {where}; this tree: {imported_from(ROOT)}")
     profile: dict[str, Any] = {}
     with Kafka() as kafka, temp_dir("ts-bench-stream-") as tmp:
         topic, deadletter = f"bench.tp.events.{os.getpid()}", f"bench.tp.deadletter.{os.getpid()}"
@@ -345,15 +400,17 @@ def main() -> int:
             log(f"    {fill['records']:,} records ({fill['mean_events_per_record']:.1f} events/record, "
                 f"{fill['mean_enriched_event_bytes']:.0f} B/enriched event) in {fill['seconds']:.1f} s")
         for run in range(0 if args.skip_throughput else args.runs):
+            if args.baseline is not None:
+                b = throughput_run(kafka, topic, deadletter, args.events, tmp, 100 + run, root=args.baseline)
+                baseline.append(b)
+                log_run("baseline", run, b)
             r = throughput_run(kafka, topic, deadletter, args.events, tmp, run)
             throughput.append(r)
-            log(f"(a) run {run + 1}: {r['events_per_s_wall']:,.0f} events/s wall "
-                f"({r['steady_events_per_s']:,.0f} steady), {r['events_per_cpu_s']:,.0f} events per CPU-second, "
-                f"CPU {r['cpu_util'] * 100:.0f}%, {r['wall_s']:.1f} s, bad_events {r['bad_events']}, "
-                f"credit rows {r['credit_rows']:,}")
+            log_run("this tree", run, r)
         if args.profile and not args.skip_throughput:
             log("(a) one more run under py-spy")
-            profile = throughput_run(kafka, topic, deadletter, args.events, tmp, 99, profile_seconds=8)
+            profile = throughput_run(kafka, topic, deadletter, args.events, tmp, 99,
+                                     profile_seconds=args.profile_seconds, native=args.profile_native)
         if not args.skip_latency:
             rates = [int(x) for x in args.rates.split(",") if x.strip()]
             for rate in rates[:4]:
@@ -386,6 +443,8 @@ def main() -> int:
     print(describe_contention(info["contention_at_start"], end_load) + "\n")
     if throughput:
         print_throughput(fill, throughput, tp_med)
+    if baseline and args.baseline is not None:
+        print_comparison(args.baseline, baseline, throughput)
     if latency:
         print_latency(latency)
     if profile.get("profile", {}).get("self"):
@@ -396,6 +455,7 @@ def main() -> int:
         print(md_table(["self time by package/module", "%"], [list(x) for x in p["self_by_package"]]) + "\n")
     path = write_result("stream" + (f"-{args.collector_variant.replace(',', '+')}" if args.collector_variant else ""), {
         "machine": info, "prefill": fill, "throughput": throughput, "throughput_median": tp_med,
+        "baseline_root": str(args.baseline or ""), "baseline_throughput": baseline,
         "latency": latency, "profile_run": profile, "runtime_s": time.monotonic() - started,
         "contention_at_end": end_load,
     })
@@ -419,6 +479,34 @@ def print_throughput(fill: dict[str, Any], throughput: list[dict[str, Any]], tp_
     print(f"Flushes per run (from the processor's log, median): {flushes:.0f}, "
           f"{tp_med['events_per_flush_p50']:,.0f} events per flush (median). STREAM_FLUSH_ROWS (10,000) counts Kafka "
           f"records, not rows, so a pre-filled backlog is taken in as few flushes as the 1 s timer allows.\n")
+
+
+def log_run(label: str, run: int, r: dict[str, Any]) -> None:
+    log(f"(a) {label} run {run + 1}: {r['events_per_s_wall']:,.0f} events/s wall "
+        f"({r['steady_events_per_s']:,.0f} steady), {r['events_per_cpu_s']:,.0f} events per CPU-second, "
+        f"CPU {r['cpu_util'] * 100:.0f}%, {r['wall_s']:.1f} s, bad_events {r['bad_events']}, "
+        f"credit rows {r['credit_rows']:,}, peak RSS {r['peak_rss_mb']:.0f} MiB, load {r['load_at_end']:.2f}")
+
+
+def print_comparison(root: Path, baseline: list[dict[str, Any]], current: list[dict[str, Any]]) -> None:
+    keys = ("events_per_s_wall", "events_per_cpu_s", "wall_s", "cpu_s", "peak_rss_mb")
+    a = {k: median([r[k] for r in baseline]) for k in keys}
+    b = {k: median([r[k] for r in current]) for k in keys}
+    print(f"Interleaved with the processor of {root} (runs alternate: baseline, this tree, ...):\n")
+    # In the order they ran: baseline 1, this tree 1, baseline 2, ...
+    rows: list[list[Any]] = [
+        [f"{label} run {i + 1}", r["wall_s"], r["events_per_s_wall"], r["cpu_s"], r["events_per_cpu_s"],
+         r["peak_rss_mb"], r["credit_rows"], r["load_at_end"]]
+        for i, pair in enumerate(zip(baseline, current, strict=False))
+        for label, r in zip(("baseline", "this tree"), pair, strict=True)
+    ]
+    for label, m in (("**baseline median**", a), ("**this tree median**", b)):
+        rows.append([label, m["wall_s"], m["events_per_s_wall"], m["cpu_s"], m["events_per_cpu_s"], m["peak_rss_mb"],
+                     "", ""])
+    ratio_of = ("wall_s", "events_per_s_wall", "cpu_s", "events_per_cpu_s", "peak_rss_mb")
+    rows.append(["**ratio (this / baseline)**", *(f"{b[k] / a[k]:.2f}" if a[k] else "" for k in ratio_of), "", ""])
+    print(md_table(["run", "wall s", "events/s (wall)", "CPU s", "events per CPU-s", "peak RSS MiB", "credit rows",
+                    "load at end"], rows) + "\n")
 
 
 def print_latency(latency: list[dict[str, Any]]) -> None:

@@ -18,6 +18,7 @@ import orjson
 
 from stream.dedup import SeenIds
 from stream.journeys.engine import AppEngine
+from stream.journeys.outputs import EngineOutput
 from stream.rows import (
     AD_SPEND_COLUMNS,
     BAD_EVENT_COLUMNS,
@@ -28,7 +29,7 @@ from stream.rows import (
     TOUCHPOINT_COLUMNS,
     ad_spend_row,
     bad_event_row,
-    dataclass_row,
+    dataclass_rows,
     event_row,
     parse_time,
 )
@@ -118,43 +119,53 @@ class PartitionProcessor:
         if not isinstance(events, list):
             msg = "an events record must hold a JSON array"
             raise TypeError(msg)
-        fresh: list[tuple[int, dict[str, Any]]] = []
+        partition, offset = record.partition, record.offset
+        seen, rows = self.seen, out.events
+        # (index, event, its parsed event_time): the engine reuses the time the events row already parsed.
+        fresh: list[tuple[int, dict[str, Any], datetime]] = []
         batch_keys: set[tuple[str, str]] = set()  # O(1) membership for 2,500-event records
         for index, event in enumerate(events):
             try:
                 if event["type"] == "ad_spend":  # spend rows are facts about a day, not events of a person
-                    version = record.offset * VERSION_SLOTS + index
-                    out.ad_spend.append(ad_spend_row(event, version, record.partition, record.offset))
+                    version = offset * VERSION_SLOTS + index
+                    out.ad_spend.append(ad_spend_row(event, version, partition, offset))
                     continue
                 key = (event["app_id"], event["event_id"])
-                if key in self.seen or key in batch_keys:
+                if key in seen or key in batch_keys:
                     out.duplicates += 1
                     continue
-                row = event_row(event, record.partition, record.offset)
+                row = event_row(event, partition, offset)
             except Exception as exc:  # noqa: BLE001 - one malformed event must not cost its neighbours
                 out.bad_events.append(_poison_row(record, exc, event=event if isinstance(event, dict) else None))
                 continue
-            out.events.append(row)
-            self.seen.add(key, row[7])
+            rows.append(row)
+            seen.add(key, row[7])
             batch_keys.add(key)
-            fresh.append((index, event))
-        for index, event in fresh:
-            self._attribute(event, record, index, out)
+            fresh.append((index, event, row[4]))
+        if fresh and self.engine_factory is not None:
+            self._attribute(fresh, record, out)
 
-    def _attribute(self, event: dict[str, Any], record: SourceRecord, index: int, out: Output) -> None:
-        engine = self.engine(event["app_id"])
-        if engine is None:
-            return
-        try:
-            result = engine.apply(event, record.offset * VERSION_SLOTS + index)
-        except Exception as exc:  # noqa: BLE001 - one event that breaks attribution must not stop the rest
-            out.bad_events.append(_poison_row(record, exc, stage="attribution", event=event))
-            return
+    def _attribute(self, fresh: list[tuple[int, dict[str, Any], datetime]], record: SourceRecord, out: Output) -> None:
+        """Fold a record's new events into their engines; one output per record, turned into rows at the end."""
+        result = EngineOutput()
+        tables: tuple[list[Any], ...] = (result.identities, result.touchpoints, result.conversions, result.credits)
+        base = record.offset * VERSION_SLOTS
+        for index, event, event_time in fresh:
+            engine = self.engine(event["app_id"])
+            if engine is None:
+                continue
+            marks = [len(t) for t in tables]
+            try:
+                engine.fold(event, base + index, result, event_time)
+            except Exception as exc:  # noqa: BLE001 - one event that breaks attribution must not stop the rest
+                for table, mark in zip(tables, marks, strict=True):
+                    del table[mark:]  # nothing of a failed event is written, as if it had its own output
+                out.bad_events.append(_poison_row(record, exc, stage="attribution", event=event))
         p, o = record.partition, record.offset
-        out.identities.extend(dataclass_row(r, p, o) for r in result.identities)
-        out.touchpoints.extend(dataclass_row(r, p, o) for r in result.touchpoints)
-        out.conversions.extend(dataclass_row(r, p, o) for r in result.conversions)
-        out.credits.extend(dataclass_row(r, p, o) for r in result.credits)
+        out.identities.extend(dataclass_rows(result.identities, p, o))
+        out.touchpoints.extend(dataclass_rows(result.touchpoints, p, o))
+        out.conversions.extend(dataclass_rows(result.conversions, p, o))
+        out.credits.extend(dataclass_rows(result.credits, p, o))
 
     def _dead_letters(self, record: SourceRecord, out: Output) -> None:
         items = orjson.loads(record.value)

@@ -5,8 +5,10 @@ Column order is the `*_COLUMNS` tuple of each table; the writer inserts with tho
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -34,30 +36,36 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+_NOTHING: dict[str, Any] = {}  # read-only stand-in for a missing object (never stored in a row)
+
+
 def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
-    context = event.get("context") or {}
-    campaign = context.get("campaign") or {}
-    share = context.get("share") or {}
-    properties = event.get("properties") or {}
+    # Runs for every event: locals instead of repeated attribute lookups (the elements are evaluated in column
+    # order, so the first bad field of a malformed event is still the one reported).
+    get, from_iso, dumps = event.get, datetime.fromisoformat, orjson.dumps
+    context = get("context") or _NOTHING
+    campaign = context.get("campaign") or _NOTHING
+    share = context.get("share") or _NOTHING
+    properties = get("properties") or _NOTHING
     if event["type"] in AD_TOUCH_TYPES:
         # Ad-platform touches carry their facts at the top level; kept in `properties` so they can be re-read.
-        properties = {**properties, **{k: event.get(k) or "" for k in AD_TOUCH_FIELDS}}
+        properties = {**properties, **{k: get(k) or "" for k in AD_TOUCH_FIELDS}}
     revenue = properties.get("revenue")
-    sent_at = event.get("sent_at")
+    sent_at = get("sent_at")
     return (
         event["app_id"],
         event["event_id"],
         event["type"],
-        event.get("name") or "",
-        parse_time(event["event_time"]),
-        parse_time(event["timestamp"]),
-        parse_time(sent_at) if sent_at else None,
-        parse_time(event["received_at"]),
-        event.get("anonymous_id") or "",  # ad-platform touches (webhooks) have no device id
-        event.get("user_id") or "",
-        event.get("openid") or "",
-        event.get("unionid") or "",
-        event.get("phone_hash") or "",
+        get("name") or "",
+        from_iso(event["event_time"]),
+        from_iso(event["timestamp"]),
+        from_iso(sent_at) if sent_at else None,
+        from_iso(event["received_at"]),
+        get("anonymous_id") or "",  # ad-platform touches (webhooks) have no device id
+        get("user_id") or "",
+        get("openid") or "",
+        get("unionid") or "",
+        get("phone_hash") or "",
         context.get("platform") or "",
         context.get("app_version") or "",
         context.get("scene") or 0,
@@ -73,12 +81,12 @@ def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, 
         str(properties.get("order_id") or ""),
         Decimal(revenue) if revenue is not None else None,
         properties.get("currency") or "",
-        orjson.dumps(properties).decode(),
-        orjson.dumps(context).decode(),
-        event.get("ip") or "",
-        event.get("user_agent") or "",
-        1 if event.get("clock_corrected") else 0,
-        1 if event.get("clock_clamped") else 0,
+        dumps(properties).decode(),
+        dumps(context).decode(),
+        get("ip") or "",
+        get("user_agent") or "",
+        1 if get("clock_corrected") else 0,
+        1 if get("clock_clamped") else 0,
         partition,
         offset,
     )
@@ -121,7 +129,29 @@ CREDIT_COLUMNS = (
 
 def dataclass_row(row: Any, partition: int, offset: int) -> tuple[Any, ...]:
     """Any engine output row (slots dataclass whose fields are in DDL order) plus the source position."""
-    return (*(getattr(row, name) for name in row.__slots__), partition, offset)
+    return (*_fields_of(type(row))(row), partition, offset)
+
+
+def dataclass_rows(rows: list[Any], partition: int, offset: int) -> list[tuple[Any, ...]]:
+    """`dataclass_row` of each row (all of one class): ~3x cheaper than a getattr per field."""
+    if not rows:
+        return []
+    fields, position = _fields_of(type(rows[0])), (partition, offset)
+    return [fields(row) + position for row in rows]
+
+
+_FIELD_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _fields_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """The fields of a slots dataclass as one tuple, read by a single C call (operator.attrgetter)."""
+    getter = _FIELD_GETTERS.get(cls)
+    if getter is None:
+        names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+        # attrgetter of one name returns the value itself, not a 1-tuple.
+        getter = attrgetter(*names) if len(names) > 1 else (lambda row: (getattr(row, names[0]),))
+        _FIELD_GETTERS[cls] = getter
+    return getter
 
 
 AD_SPEND_COLUMNS = (

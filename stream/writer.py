@@ -12,17 +12,24 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream.errors import classify
 
 log = logging.getLogger(__name__)
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
 
 class ClickHouseWriter:
     def __init__(self, client: Any) -> None:
         self._client = client
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
+        # (table, columns) -> clickhouse-connect column types. Without them every insert first runs a DESCRIBE
+        # TABLE; the schema only changes at start (migrations), and a failed insert describes the table again.
+        self._column_types: dict[tuple[str, tuple[str, ...]], Sequence[Any]] = {}
 
     async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> None:
         if not rows:
@@ -34,12 +41,22 @@ class ClickHouseWriter:
             raise classify(exc) from exc
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> None:
-        self._client.insert(
-            table,
-            rows,
-            column_names=list(columns),
-            settings={"insert_deduplicate": 1, "insert_deduplication_token": token},
-        )
+        key = (table, tuple(columns))
+        types = self._column_types.get(key)
+        if types is None:
+            types = self._column_types[key] = self._client.create_insert_context(table, list(columns)).column_types
+        try:
+            self._client.insert(
+                table,
+                column_data(rows, types),
+                column_names=list(columns),
+                column_types=types,
+                column_oriented=True,
+                settings={"insert_deduplicate": 1, "insert_deduplication_token": token},
+            )
+        except Exception:
+            self._column_types.pop(key, None)
+            raise
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         loop = asyncio.get_running_loop()
@@ -53,3 +70,25 @@ class ClickHouseWriter:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+def column_data(rows: list[tuple[Any, ...]], types: Sequence[Any]) -> list[Sequence[Any]]:
+    """Rows pivoted to columns, with DateTime64(3) columns as millisecond ticks.
+
+    clickhouse-connect turns each datetime into ticks in Python (`timestamp()`, `floor`, a method call per value:
+    5% of the processor's samples); for aware datetimes `(value - epoch) // 1 ms` is the same integer for ~60% of
+    the cost (0.28 vs 0.44 us here), and ticks are written as they are. A column holding anything else (a naive
+    datetime, whose ticks depend on clickhouse-connect's time zone settings) is left to clickhouse-connect, as before.
+    The pivot itself (`zip`) replaces clickhouse-connect's own row-to-column pivot.
+    """
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for i, ch_type in enumerate(types):
+        if getattr(ch_type, "base_type", "") == "DateTime64" and getattr(ch_type, "prec", 0) == 1000:
+            try:
+                if ch_type.nullable:
+                    columns[i] = [None if v is None else (v - _EPOCH) // _MILLISECOND for v in columns[i]]
+                else:
+                    columns[i] = [(v - _EPOCH) // _MILLISECOND for v in columns[i]]
+            except TypeError:
+                continue
+    return columns

@@ -30,6 +30,8 @@ DAY_SECONDS = 86400.0
 
 def require_aware(value: datetime, what: str) -> datetime:
     """Return ``value`` in UTC; raise ValueError for a naive datetime."""
+    if value.tzinfo is UTC:  # the usual case, and what astimezone(UTC) would return: the same object
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         msg = f"{what} must be a timezone-aware UTC datetime, got naive {value.isoformat()}"
         raise ValueError(msg)
@@ -88,16 +90,20 @@ def eligible_touches(
     """The touches credited for a conversion at ``conversion_time``, in the deterministic order."""
     windows = windows if windows is not None else Windows()
     at = require_aware(conversion_time, "conversion time")
+    click_seconds, view_seconds = windows.click_seconds, windows.view_seconds
     clicks: list[Touch] = []
     views: list[Touch] = []
     for touch in touches:
         age = at - touch.time
-        if age < timedelta(0):
+        if age < _NO_TIME:
             continue
         seconds = age.total_seconds()
         if touch.kind == "click":
-            if seconds <= windows.click_seconds:
+            if seconds <= click_seconds:
                 clicks.append(touch)
-        elif seconds <= windows.view_seconds:
+        elif seconds <= view_seconds:
             views.append(touch)
     return sorted(clicks or views, key=touch_order_key)
+
+
+_NO_TIME = timedelta(0)

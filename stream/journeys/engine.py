@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from stream.attribution.credits import ConversionFacts, attribute
-from stream.attribution.eligibility import Touch
+from stream.attribution.credits import DIRECT_CHANNEL, ConversionFacts, attribute_journey
 from stream.channels.resolve import ChannelResolution, LaunchSignals, resolve_channel
 from stream.channels.taxonomy import Taxonomy
 from stream.journeys.config import AttributionConfig
@@ -57,34 +56,64 @@ class AppEngine:
         self.conversion_ids: dict[str, datetime] = {}
         self.ad_clicks: dict[str, AdClick] = {}
         self.waiting: dict[str, list[str]] = {}  # click_id -> visits waiting for their ad click
-        self.watermark: datetime | None = None
+        self._watermark: datetime | None = None
+        # Derived from the watermark when it moves, not on every question: asked several times per event.
+        self._final_before: datetime | None = None  # conversions before this are final
+        self._touch_before: datetime | None = None  # touches before this reach no open conversion
         self._last_eviction: datetime | None = None
         self._resolutions: dict[Any, ChannelResolution] = {}
 
+    @property
+    def watermark(self) -> datetime | None:
+        """The newest event time seen."""
+        return self._watermark
+
+    @watermark.setter
+    def watermark(self, value: datetime | None) -> None:
+        self._watermark = value
+        if value is None:
+            self._final_before = self._touch_before = None
+        else:
+            self._final_before = value - self.config.allowed_lateness
+            self._touch_before = self._final_before - self.config.longest_window
+
     # -- the fold --------------------------------------------------------------------------------------------
 
-    def apply(self, event: dict[str, Any], version: int) -> EngineOutput:
+    def apply(self, event: dict[str, Any], version: int, event_time: datetime | None = None) -> EngineOutput:
+        """Fold one event in; `event_time` is `event["event_time"]` already parsed, if the caller has it."""
         out = EngineOutput()
-        at = parse_time(event["event_time"])
+        self.fold(event, version, out, event_time)
+        return out
+
+    def fold(
+        self, event: dict[str, Any], version: int, out: EngineOutput, event_time: datetime | None = None
+    ) -> None:
+        """`apply`, appending to `out`. If it raises, the rows it appended belong to no consistent state."""
+        at = parse_time(event["event_time"]) if event_time is None else event_time
         self._advance(at)
-        if event["type"] in AD_TOUCH_TYPES:
+        event_type = event["type"]
+        if event_type in AD_TOUCH_TYPES:
             self._ad_touch(event, at, version, out)
-            return out
+            return
         ids = ids_of(event)
-        seen = self.graph.observe(ids, at)
+        graph = self.graph
+        seen = graph.observe(ids, at)
         user_key = seen.user_key
         for typed_id in seen.changed_ids:
-            key = self.graph.key_of(typed_id) or user_key
-            out.identities.append(IdentityRow(self.app_id, typed_id, key, self.graph.first_seen(key), version))
-        person = self.persons.setdefault(user_key, Person())
-        person.last_seen = at if person.last_seen is None or at > person.last_seen else person.last_seen
+            key = graph.key_of(typed_id) or user_key
+            out.identities.append(IdentityRow(self.app_id, typed_id, key, graph.first_seen(key), version))
+        person = self.persons.get(user_key)
+        if person is None:
+            person = self.persons[user_key] = Person()
+        if person.last_seen is None or at > person.last_seen:
+            person.last_seen = at
         dirty: set[str] = set()
         for absorbed in seen.absorbed:
             other = self.persons.pop(absorbed, None)
             if other is not None:
                 person.absorb(other)
                 dirty.update(cid for cid, c in person.conversions.items() if not self._final(c.time))
-        kind = TOUCH_TYPES.get(event["type"])
+        kind = TOUCH_TYPES.get(event_type)
         if kind is not None and not self._too_late_to_touch(at):
             touch = self._visit(event, at, ids[0], kind)
             if touch is not None and touch.touchpoint_id not in person.touches:
@@ -94,20 +123,22 @@ class AppEngine:
                     self.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
                 out.touchpoints.append(self._touch_row(touch, user_key, version))
                 dirty.update(self._reachable(person, touch))
-        elif event["type"] in FAMILIES:
+        elif event_type in FAMILIES:
             dirty.update(self._conversion(person, event, at, ids[0]))
+        if not dirty:
+            return
         for conversion_id in sorted(dirty):
             conversion = person.conversions.get(conversion_id)
             # A final conversion is written once (if it arrived late) and never re-attributed.
             if conversion is not None and (conversion.signature is None or not self._final(conversion.time)):
                 self._emit(person, conversion, user_key, version, out)
-        return out
 
     def _resolve(self, context: dict[str, Any]) -> ChannelResolution:
         """Channel resolution, memoised: every event of a visit repeats the same scene and launch query."""
         share = context.get("share") or {}
         query = context.get("query") or {}
-        campaign = {k: v for k, v in (context.get("campaign") or {}).items() if isinstance(v, str)}
+        sdk_campaign = context.get("campaign") or {}
+        campaign = {k: v for k, v in sdk_campaign.items() if isinstance(v, str)} if sdk_campaign else {}
         key: Any = (context.get("scene"), tuple(query.items()), tuple(campaign.items()), share.get("from"),
                     share.get("depth"))
         try:
@@ -139,7 +170,7 @@ class AppEngine:
         if r.click_id:
             click = self._live_click(r.click_id)
             if click is not None:
-                _enrich(touch, click)
+                touch.enrich(click)
         return touch
 
     def _ad_touch(self, event: dict[str, Any], at: datetime, version: int, out: EngineOutput) -> None:
@@ -159,7 +190,7 @@ class AppEngine:
             # A visit no open conversion can reach is as good as evicted (eviction runs hourly): leave it be.
             if person is None or touch is None or user_key is None or self._too_late_to_touch(touch.time):
                 continue
-            _enrich(touch, click)
+            touch.enrich(click)
             out.touchpoints.append(self._touch_row(touch, user_key, version))
             for conversion_id in sorted(self._reachable(person, touch)):
                 self._emit(person, person.conversions[conversion_id], user_key, version, out)
@@ -204,38 +235,45 @@ class AppEngine:
                 out.conversions.append(self._conversion_row(c, "", user_key, 0, version, deleted=True))
                 out.credits.append(self._tombstone(c, user_key, version))
             return
-        touches = [
-            Touch(t.touchpoint_id, t.time, t.channel, "view" if t.kind == "view" else "click",
-                  t.channel_type, t.campaign, t.creative)
-            for t in person.touches.values()
-        ]
+        touches = [t.as_touch() for t in person.touches.values()]
         facts = ConversionFacts(c.conversion_id, c.time, c.revenue, c.currency or "CNY")
-        credits = attribute(facts, touches, self.config.models, self.config.windows_for(kind))
+        journey, per_model = attribute_journey(facts, touches, self.config.models, self.config.windows_for(kind))
         # A 64-bit hash of what would be written, not the rows themselves: change detection for ~100x less memory.
-        signature = hash((kind, user_key, tuple(
-            (x.model, x.touch, x.touch_index, x.touch_count, x.credit, x.revenue_credit) for x in credits
+        # The journey and each model's shares and parts say exactly what the credit rows would (position = index).
+        signature = hash((kind, user_key, tuple(journey), tuple(
+            (model, tuple(shares), tuple(parts)) for model, shares, parts in per_model
         )))
         if signature == c.signature:
             return
         c.signature = signature
-        touch_count = credits[0].touch_count if credits else 0
+        n = len(journey)
+        touch_count = n if per_model else 0
         out.conversions.append(self._conversion_row(c, kind, user_key, touch_count, version, deleted=False))
-        for x in credits:
-            if x.credit == 0.0:
-                continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
-            t: Touch | None = x.touch
-            out.credits.append(CreditRow(
-                self.app_id, c.conversion_id, kind, c.time, user_key, x.model,
-                t.touchpoint_id if t else "", t.time if t else None, x.touch_index, x.touch_count,
-                t.channel_type if t else "direct", x.channel, t.campaign if t else "", t.creative if t else "",
-                x.credit, x.revenue_credit, c.currency, version, False,
-            ))
+        credits, app_id, conversion_id, at, currency = out.credits, self.app_id, c.conversion_id, c.time, c.currency
+        for model, shares, parts in per_model:
+            if not journey:
+                credits.append(CreditRow(
+                    app_id, conversion_id, kind, at, user_key, model, "", None, 0, 0, DIRECT_CHANNEL,
+                    DIRECT_CHANNEL, "", "", shares[0], parts[0], currency, version, False,
+                ))
+                continue
+            for i, (t, share, part) in enumerate(zip(journey, shares, parts, strict=True)):
+                if share == 0.0:
+                    continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
+                credits.append(CreditRow(
+                    app_id, conversion_id, kind, at, user_key, model, t.touchpoint_id, t.time, i, n,
+                    t.channel_type, t.channel, t.campaign, t.creative, share, part, currency, version, False,
+                ))
 
     def _reachable(self, person: Person, touch: Touchpoint) -> set[str]:
-        horizon = self.config.longest_window
+        if not person.conversions:
+            return set()
+        start = touch.time
+        end = start + self.config.longest_window
+        final_before = self._final_before
         return {
             cid for cid, c in person.conversions.items()
-            if touch.time <= c.time <= touch.time + horizon and not self._final(c.time)
+            if start <= c.time <= end and (final_before is None or not c.time < final_before)
         }
 
     def _live_click(self, click_id: str) -> AdClick | None:
@@ -245,13 +283,11 @@ class AppEngine:
 
     def _final(self, conversion_time: datetime) -> bool:
         """Past the allowed lateness a conversion's credits never change again, evicted yet or not."""
-        return self.watermark is not None and conversion_time < self.watermark - self.config.allowed_lateness
+        return self._final_before is not None and conversion_time < self._final_before
 
     def _too_late_to_touch(self, at: datetime) -> bool:
         """A touch no open conversion can reach is dropped on arrival, as eviction would drop it."""
-        if self.watermark is None:
-            return False
-        return at < self.watermark - self.config.allowed_lateness - self.config.longest_window
+        return self._touch_before is not None and at < self._touch_before
 
     def _touch_row(self, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
         return TouchpointRow(
@@ -282,13 +318,14 @@ class AppEngine:
         self._last_eviction = watermark
 
     def _advance(self, at: datetime) -> None:
-        if self.watermark is None or at > self.watermark:
-            self.watermark = at
+        watermark = self._watermark
+        if watermark is None or at > watermark:
+            self.watermark = watermark = at
         if self._last_eviction is None:
             self._last_eviction = at
-        elif self.watermark - self._last_eviction >= EVICT_EVERY:
-            self._last_eviction = self.watermark
-            self.evict(self.watermark)
+        elif watermark - self._last_eviction >= EVICT_EVERY:
+            self._last_eviction = watermark
+            self.evict(watermark)
 
     def evict(self, watermark: datetime) -> None:
         """Forget what can no longer change: final conversions, unreachable touches, idle people."""
@@ -309,12 +346,3 @@ class AppEngine:
         self.conversion_ids = {k: t for k, t in self.conversion_ids.items() if t >= people_before}
         waiting = {k: [t for t in v if t in self.touch_identity] for k, v in self.waiting.items()}
         self.waiting = {k: v for k, v in waiting.items() if v}
-
-
-def _enrich(touch: Touchpoint, click: AdClick) -> None:
-    touch.matched_click = True
-    touch.channel_type = click.channel_type or touch.channel_type
-    touch.channel = click.channel or touch.channel
-    touch.campaign = click.campaign or touch.campaign
-    touch.creative = click.creative or touch.creative
-    touch.click_platform = click.platform or touch.click_platform

@@ -18,14 +18,17 @@ from datetime import datetime
 STRENGTH = {"uid": 5, "unionid": 4, "openid": 3, "phone": 2, "anon": 1}
 
 
+_ID_FIELDS = (("user_id", "uid:"), ("unionid", "unionid:"), ("openid", "openid:"), ("phone_hash", "phone:"),
+              ("anonymous_id", "anon:"))
+
+
 def ids_of(event: dict[str, object]) -> list[str]:
     """The typed ids an event carries, strongest first."""
     ids = []
-    for field_name, prefix in (("user_id", "uid"), ("unionid", "unionid"), ("openid", "openid"),
-                               ("phone_hash", "phone"), ("anonymous_id", "anon")):
+    for field_name, prefix in _ID_FIELDS:
         value = event.get(field_name)
         if isinstance(value, str) and value:
-            ids.append(f"{prefix}:{value}")
+            ids.append(prefix + value)
     return ids
 
 
@@ -53,6 +56,8 @@ class IdentityGraph:
         self.app_id = app_id
         self._owner: dict[str, str] = {}  # id -> component key
         self._components: dict[str, _Component] = {}
+        # Almost every event only repeats ids its person already has: one immutable answer per person for that.
+        self._unchanged: dict[str, Observation] = {}
 
     def __len__(self) -> int:
         return len(self._owner)
@@ -71,6 +76,17 @@ class IdentityGraph:
         if not ids:
             msg = "an event needs at least one id"
             raise ValueError(msg)
+        owner = self._owner
+        home = owner.get(ids[0])
+        if home is not None:
+            for typed_id in ids:
+                if owner.get(typed_id) != home:
+                    break
+            else:
+                unchanged = self._unchanged.get(home)
+                if unchanged is None:
+                    unchanged = self._unchanged[home] = Observation(home, (), ())
+                return unchanged
         changed: list[str] = []
         for typed_id in ids:
             if typed_id not in self._owner:
@@ -101,6 +117,7 @@ class IdentityGraph:
         self._owner[typed_id] = user_key
 
     def forget(self, user_key: str) -> None:
+        self._unchanged.pop(user_key, None)
         component = self._components.pop(user_key, None)
         if component:
             for typed_id in component.members:
@@ -122,6 +139,7 @@ class IdentityGraph:
 
     def _merge(self, winner: str, loser: str) -> None:
         w, lo = self._components[winner], self._components.pop(loser)
+        self._unchanged.pop(loser, None)
         for typed_id in lo.members:
             self._owner[typed_id] = winner
         w.members.extend(lo.members)

@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from stream.attribution.eligibility import Touch
+
 
 @dataclass(slots=True)
 class Touchpoint:
@@ -25,6 +27,28 @@ class Touchpoint:
     signal: str
     scene: int
     matched_click: bool = False
+    # Its attribution view, built once: every conversion of the person re-reads all of its touches (rebuilding
+    # them, with Touch's validation, was ~3% of the processor's samples). `enrich` is the only mutation: it drops it.
+    _touch: Touch | None = field(default=None, compare=False, repr=False)
+
+    def as_touch(self) -> Touch:
+        touch = self._touch
+        if touch is None:
+            touch = self._touch = Touch(
+                self.touchpoint_id, self.time, self.channel, "view" if self.kind == "view" else "click",
+                self.channel_type, self.campaign, self.creative,
+            )
+        return touch
+
+    def enrich(self, click: AdClick) -> None:
+        """The visit and the ad platform's click are one touch: the click's campaign facts win."""
+        self.matched_click = True
+        self.channel_type = click.channel_type or self.channel_type
+        self.channel = click.channel or self.channel
+        self.campaign = click.campaign or self.campaign
+        self.creative = click.creative or self.creative
+        self.click_platform = click.platform or self.click_platform
+        self._touch = None
 
 
 @dataclass(slots=True)
