@@ -39,6 +39,18 @@ def parse_time(value: str) -> datetime:
 _NOTHING: dict[str, Any] = {}  # read-only stand-in for a missing object (never stored in a row)
 
 
+MAX_MONEY = Decimal("99999999999999.9999")  # Decimal(18, 4)
+
+
+def money_column(value: Any) -> Decimal:
+    """A Decimal(18, 4) value; anything else (NaN, infinity, too large) fails this event, not the whole insert."""
+    amount = Decimal(str(value))
+    if not amount.is_finite() or abs(amount) > MAX_MONEY:
+        msg = f"revenue {str(value)[:40]!r} is not a finite amount that fits Decimal(18, 4)"
+        raise ValueError(msg)
+    return amount
+
+
 def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
     # Runs for every event: locals instead of repeated attribute lookups (the elements are evaluated in column
     # order, so the first bad field of a malformed event is still the one reported).
@@ -79,7 +91,7 @@ def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, 
         share.get("from") or "",
         share.get("depth"),
         str(properties.get("order_id") or ""),
-        Decimal(revenue) if revenue is not None else None,
+        money_column(revenue) if revenue is not None else None,
         properties.get("currency") or "",
         dumps(properties).decode(),
         dumps(context).decode(),

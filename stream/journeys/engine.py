@@ -182,6 +182,9 @@ class AppEngine:
             event.get("channel") or "", event.get("campaign") or "", event.get("creative") or "",
         )
         self.ad_clicks[click_id] = click
+        # Every waiting visit is enriched first and each affected conversion emitted once: a conversion's
+        # credits are one complete set per version, and two visits from one click must not write two.
+        affected: dict[tuple[str, str], Person] = {}
         for touchpoint_id in self.waiting.pop(click_id, []):
             identity = self.touch_identity.get(touchpoint_id)
             user_key = self.graph.key_of(identity) if identity else None
@@ -192,8 +195,10 @@ class AppEngine:
                 continue
             touch.enrich(click)
             out.touchpoints.append(self._touch_row(touch, user_key, version))
-            for conversion_id in sorted(self._reachable(person, touch)):
-                self._emit(person, person.conversions[conversion_id], user_key, version, out)
+            for conversion_id in self._reachable(person, touch):
+                affected[(user_key, conversion_id)] = person
+        for (user_key, conversion_id), person in sorted(affected.items(), key=lambda item: item[0]):
+            self._emit(person, person.conversions[conversion_id], user_key, version, out)
 
     def _conversion(self, person: Person, event: dict[str, Any], at: datetime, identity: str) -> set[str]:
         family = FAMILIES[event["type"]]

@@ -478,6 +478,14 @@ def test_two_visits_with_one_click_id_are_enriched_whatever_the_arrival_order() 
     assert {t: r.campaign for t, r in latest_touchpoints(click_last.total.touchpoints).items()} == {
         "e1": "camp9", "e2": "camp9"
     }
+    # One complete set of credits per model at the newest version, whichever came last: linear gives each
+    # of the two visits 1/2 and ¥5.00 (a click releasing two waiting visits once wrote two sets, summing to 2).
+    for recorder in (click_first, click_last):
+        linear = credits_by_model(recorder.total.credits, "order:o1")["linear"]
+        assert [(r.touchpoint_id, r.credit, r.revenue_credit, r.campaign) for r in linear] == [
+            ("e1", 0.5, Decimal("5.00"), "camp9"), ("e2", 0.5, Decimal("5.00"), "camp9")]
+        for rows in credits_by_model(recorder.total.credits, "order:o1").values():
+            assert sum(r.credit for r in rows) == pytest.approx(1)
 
 
 # -- (h) eviction ----------------------------------------------------------------------------------------------

@@ -67,6 +67,18 @@ def test_a_malformed_event_goes_to_bad_events_and_its_neighbours_land() -> None:
     assert '"event_id":"o"' in column(out.bad_events, BAD_EVENT_COLUMNS, "payload")[0]
 
 
+def test_revenue_the_events_table_cannot_hold_is_one_bad_event_not_a_failed_insert() -> None:
+    p = processor()
+    odd = [event(name, "convert", properties={"order_id": name, "revenue": value})
+           for name, value in (("nan", "NaN"), ("inf", "Infinity"), ("big", "100000000000000"))]
+    fits = event("ok", "convert", properties={"order_id": "ok", "revenue": "99999999999999.9999"})
+    out = p.process([record(0, [*odd, fits])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["ok"]
+    assert column(out.events, EVENT_COLUMNS, "revenue") == [Decimal("99999999999999.9999")]
+    assert len(out.bad_events) == 3
+    assert "not a finite amount that fits Decimal(18, 4)" in column(out.bad_events, BAD_EVENT_COLUMNS, "reason")[0]
+
+
 def test_an_event_that_breaks_attribution_goes_to_bad_events_but_is_kept() -> None:
     p = processor()
     no_revenue = event("o", "convert", properties={"order_id": "A1"})  # the engine needs the revenue
