@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -97,12 +98,15 @@ def render(report: str, payload: Mapping[str, Any], fmt: str, width: int | None 
                 writer.writeheader()
                 writer.writerows({k: _csv_value(v) for k, v in row.items()} for row in rows)
         return out.getvalue().rstrip("\n")
-    console = Console(file=io.StringIO(), width=width or 120, force_terminal=False, color_system=None)
+    width = width or max(120, shutil.get_terminal_size((120, 40)).columns)
+    console = Console(file=io.StringIO(), width=width, force_terminal=False, color_system=None)
     for title, rows in tables:
         table = Table(title=title, title_justify="left")
         columns = list(rows[0]) if rows else ["(no rows)"]
         for name in columns:
-            table.add_column(name, justify="right" if rows and isinstance(rows[0].get(name), int | float) else "left")
+            numeric = any(isinstance(row.get(name), int | float) for row in rows)
+            # Names (channels, campaigns, paths) wrap rather than lose their ends to an ellipsis.
+            table.add_column(name, justify="right" if numeric else "left", overflow="fold")
         for row in rows:
             table.add_row(*(_cell(row.get(name)) for name in columns))
         console.print(table)
