@@ -86,7 +86,7 @@ ARRAY JOIN arrayEnumerate(users_by_step) AS i
 ORDER BY channel, step_index;
 
 -- conversion_paths: which sequences of channels lead to conversions. For each current conversion whose
--- conversion_time is on a day in the range (every type together), the channels of its credited touchpoints in
+-- conversion_time is on a day in the range (one row per path and conversion type), the channels of its credited touchpoints in
 -- touch_index order, read from the linear model (the model that credits every eligible touchpoint), so the
 -- path is the touchpoints attribution actually considered, after re-attribution. A conversion with no
 -- eligible touchpoint has the single path ['direct']. Revenue is the conversions' own revenue, not a credit.
@@ -95,7 +95,7 @@ CREATE VIEW IF NOT EXISTS conversion_paths AS
 WITH
     converted AS
     (
-        SELECT conversion_id, revenue
+        SELECT conversion_id, conversion_type, revenue
         FROM conversions_current
         WHERE app_id = {app:String}
             AND toDate(conversion_time) BETWEEN {date_from:Date} AND {date_to:Date}
@@ -115,11 +115,12 @@ SELECT
     toFloat64(sum(c.revenue)) AS revenue,
     p.path[1] AS first_channel,
     p.path[-1] AS last_channel,
-    toUInt32(length(p.path)) AS touch_count
+    toUInt32(length(p.path)) AS touch_count,
+    CAST(c.conversion_type AS String) AS conversion_type
 FROM converted AS c
 INNER JOIN paths AS p ON p.conversion_id = c.conversion_id
-GROUP BY p.path
-ORDER BY conversions DESC, path_text;
+GROUP BY p.path, c.conversion_type
+ORDER BY conversions DESC, path_text, conversion_type;
 
 -- exit_points: where the journeys of the people who did not buy stopped. People with at least one event other
 -- than an exposure in the range and no convert or repurchase event in it; their exit step is the label of

@@ -20,6 +20,7 @@ LEVELS = ("channel", "channel_type", "campaign", "creative")
 ACQUISITIONS = ("register", "convert")
 ALLOCATIONS = ("acquisitions", "credit")
 GRAINS = ("day", "week")
+CONVERSION_TYPES = ("register", "activate", "convert", "repurchase")
 LIFECYCLE_STEPS = "exposure,click,enter,register,activate,convert,repurchase"
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
@@ -44,6 +45,8 @@ class ReportParams:
     steps: str = LIFECYCLE_STEPS
     window_hours: int = 168
     limit: int = 10
+    # Paths: which conversions they lead to; by default first orders (转化), the case studies' yardstick.
+    conversion_types: tuple[str, ...] = ("convert",)
 
 
 def parse_params(query: Mapping[str, str], today: date) -> ReportParams:
@@ -75,6 +78,7 @@ def parse_params(query: Mapping[str, str], today: date) -> ReportParams:
         steps=steps,
         window_hours=_int(query, "window_hours", 168, 1, MAX_WINDOW_HOURS),
         limit=_int(query, "limit", 10, 1, MAX_LIMIT),
+        conversion_types=_types(query.get("conversion_types", "convert")),
     )
 
 
@@ -95,6 +99,13 @@ def _date(query: Mapping[str, str], name: str, default: date) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
         _bad(f"{name} must be between {FIRST_DAY} and {LAST_DAY}, got {value}")
     return day
+
+
+def _types(value: str) -> tuple[str, ...]:
+    types = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
+    if not types or any(t not in CONVERSION_TYPES for t in types):
+        _bad(f"conversion_types must be a comma-separated list of {', '.join(CONVERSION_TYPES)}; got {value[:60]!r}")
+    return types
 
 
 def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

@@ -91,9 +91,11 @@ def retention_sql(p: ReportParams) -> str:
 
 
 def conversion_paths_sql(p: ReportParams) -> str:
+    types = ", ".join(quote(t) for t in p.conversion_types)
     return (
-        f"SELECT path, conversions, revenue FROM {view_call('conversion_paths', **_range(p))}"
-        f" ORDER BY conversions DESC, path_text LIMIT {p.limit}"
+        "SELECT path, sum(conversions) AS conversions, sum(revenue) AS revenue"
+        f" FROM {view_call('conversion_paths', **_range(p))} WHERE conversion_type IN ({types})"
+        f" GROUP BY path ORDER BY conversions DESC, arrayStringConcat(path, ' > ') LIMIT {p.limit}"
     )
 
 

@@ -77,6 +77,7 @@ class ReportService:
     def paths(self, p: ReportParams) -> dict[str, Any]:
         return {
             **_header(p),
+            "conversion_types": list(p.conversion_types),
             "conversion_paths": shapes.plain_rows(self.rows(queries.conversion_paths_sql(p))),
             "behaviour_paths": shapes.plain_rows(self.rows(queries.behaviour_paths_sql(p))),
             "exit_points": shapes.plain_rows(self.rows(queries.exit_points_sql(p))),

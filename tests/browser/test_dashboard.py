@@ -250,14 +250,12 @@ RETENTION = [
     ["2026-10-02", "2", "50.0%", "0.0%", ""],
     ["2026-10-03", "1", "0.0%", "100.0%", ""],
 ]
-# Conversion paths (linear credits' touches in order; every conversion type; revenue as recorded):
-#   douyin > wechat_share: d1 register, o1, o2 = 3, ¥360; wechat_share > douyin: d2 register, o3, d5 register
-#   = 3, ¥100; tencent_ads: d3 register, o4 = 2, ¥75; douyin: d4 register = 1, ¥0. Ties by path text.
+# Paths to first orders (linear credits' touches in order; revenue as recorded): douyin > wechat_share: o1 ¥300
+# (o2 is a repurchase); wechat_share > douyin: o3 ¥100; tencent_ads: o4 ¥75. One each: ties by path text.
 PATHS = [
-    ["douyin → wechat_share", "3", "360.00 CNY", ""],
-    ["wechat_share → douyin", "3", "100.00 CNY", ""],
-    ["tencent_ads", "2", "75.00 CNY", ""],
-    ["douyin", "1", "0.00 CNY", ""],
+    ["douyin → wechat_share", "1", "300.00 CNY", ""],
+    ["tencent_ads", "1", "75.00 CNY", ""],
+    ["wechat_share → douyin", "1", "100.00 CNY", ""],
 ]
 # Trend per day (both models): spend 10-01 200, 10-02 100 + 40 = 140, 10-03 50; revenue 10-01 300 + 60 = 360,
 # 10-02 100, 10-03 75; every other day of the 31 is 0.
@@ -433,7 +431,7 @@ def test_errors_are_explained_in_plain_words(browser: Browser, empty_server: str
         assert wrong.page.locator('[data-testid="error"]').is_hidden()
         # No data yet: every table says so instead of showing an empty grid.
         assert wrong.table("channels-table") == [["No conversions or spend in this range."]]
-        assert wrong.table("paths-table") == [["No conversions in this range."]]
+        assert wrong.table("paths-table") == [["No first orders in this range."]]
 
         wrong.page.goto(f"{empty_server}/dashboard#app=other&{RANGE}")
         wrong.wait_error(

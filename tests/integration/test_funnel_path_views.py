@@ -304,9 +304,9 @@ async def test_conversion_paths(clickhouse: Any) -> None:
     assert rows == [
         # o1 + o2: 2 conversions, 100 + 50 revenue
         (["wechat_moments_ads", "wechat_share"], "wechat_moments_ads > wechat_share", 2, 150.0,
-         "wechat_moments_ads", "wechat_share", 2),
-        (["direct"], "direct", 1, 0.0, "direct", "direct", 1),
-        (["wechat_share"], "wechat_share", 1, 30.0, "wechat_share", "wechat_share", 1),
+         "wechat_moments_ads", "wechat_share", 2, "convert"),
+        (["direct"], "direct", 1, 0.0, "direct", "direct", 1, "register"),
+        (["wechat_share"], "wechat_share", 1, 30.0, "wechat_share", "wechat_share", 1, "convert"),
     ]
     assert view(clickhouse, "conversion_paths", app=APP, date_from=date(2026, 12, 1), date_to=date(2026, 12, 1)) == []
 
@@ -472,6 +472,7 @@ async def test_views_keep_their_column_types(clickhouse: Any) -> None:
         "conversion_paths": [
             ("path", "Array(String)"), ("path_text", "String"), ("conversions", "UInt64"), ("revenue", "Float64"),
             ("first_channel", "String"), ("last_channel", "String"), ("touch_count", "UInt32"),
+            ("conversion_type", "String"),
         ],
         "exit_points": [("channel", "String"), ("step", "String"), ("users", "UInt64"), ("share", "Float64")],
         "behaviour_paths": [("path", "Array(String)"), ("path_text", "String"), ("users", "UInt64")],

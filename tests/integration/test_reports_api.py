@@ -107,7 +107,15 @@ def test_paths_report(clickhouse: Any) -> None:
     ], column_names=CREDIT_COLUMNS)
     with serve_reports(clickhouse, date(2026, 11, 30)) as base:
         body = get(base, "paths", app="shop", **{"from": "2026-11-10", "to": "2026-11-10"})
+        registrations = get(base, "paths", app="shop", conversion_types="register",
+                            **{"from": "2026-11-10", "to": "2026-11-10"})
+        bad = httpx.get(f"{base}/v1/reports/paths", params={"app": "shop", "conversion_types": "purchase"},
+                        headers={"Authorization": f"Bearer {ANALYST_KEY}"})
+    assert body["conversion_types"] == ["convert"]
     assert body["conversion_paths"] == [{"path": ["douyin", "wechat_share"], "conversions": 1, "revenue": 20.0}]
+    assert registrations["conversion_paths"] == []  # oc is an order, not a registration
+    assert bad.status_code == 400
+    assert "conversion_types must be" in bad.json()["error"]
     assert body["behaviour_paths"] == [{"path": ["enter", "convert"], "users": 1}]
     # a and b (nobody else without an order) both stop at the cart; no touchpoints: channel direct.
     assert body["exit_points"] == [

@@ -112,7 +112,7 @@ export function renderPaths(table, paths, currency) {
   const tbody = table.tBodies[0];
   tbody.replaceChildren();
   if (paths.length === 0) {
-    emptyRow(tbody, 4, "No conversions in this range.");
+    emptyRow(tbody, 4, "No first orders in this range.");
     return;
   }
   const top = Math.max(...paths.map((path) => path.conversions), 1);
