@@ -57,8 +57,11 @@ bench-stream: venv kafka-fetch ## processor events/s from a pre-filled topic, an
 demo: venv kafka-fetch ## a month of the retail case (seed 000) through the pipeline, then channel ROI per model
 	@deploy/demo.sh $(DEMO_ARGS)
 
+bench-reports: venv ## report latencies on the demo month (after `make demo`, with the pipeline stopped)
+	@$(BIN)/python -m loadtests.bench_reports
+
 clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@deploy/kafka/kafka.sh down || true
 	@rm -rf data
 
-.PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream clean
+.PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
