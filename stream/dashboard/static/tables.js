@@ -38,7 +38,7 @@ export function renderChannels(table, report, currency) {
     cell(tag, money(row.revenue, currency), { numeric: true, field: "revenue", value: row.revenue }),
     cell(tag, money(row.spend, currency), { numeric: true, field: "spend", value: row.spend }),
     cell(tag, money(row.cac, currency), { numeric: true, field: "cac", value: row.cac }),
-    cell(tag, roi(row.roas), { numeric: true, field: "roi", value: row.roas }),
+    cell(tag, roi(row.roas), { numeric: true, field: "roas", value: row.roas }),  // shown as ROI 1:x
   ];
   for (const row of report.rows) {
     const tr = document.createElement("tr");
