@@ -9,7 +9,8 @@ CREATE VIEW IF NOT EXISTS events_people AS
 SELECT
     e.app_id AS app_id, e.event_id AS event_id, e.type AS type, e.name AS name, e.event_time AS event_time,
     toDate(e.event_time) AS day, e.anonymous_id AS anonymous_id, e.path AS path, e.scene AS scene,
-    e.share_from AS share_from, e.share_depth AS share_depth, e.order_id AS order_id, e.revenue AS revenue,
+    -- A share visit may carry the sharer only in the launch query (the taxonomy's default share parameter).
+    if(e.share_from != '', e.share_from, e.query['share_from']) AS share_from, e.share_depth AS share_depth, e.order_id AS order_id, e.revenue AS revenue,
     e.currency AS currency, e.properties AS properties,
     if(i.user_key = '', 'anon:' || e.anonymous_id, i.user_key) AS user_key
 FROM

@@ -248,3 +248,4 @@ def test_the_query_server_answers_only_to_its_own_names(report_server: str) -> N
     rebound = httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}, headers={"Host": "evil.example"})
     assert rebound.status_code == 400
     assert httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}).json()["rows"] == [[1]]
+
