@@ -7,17 +7,15 @@ own browser downloads are never used. One browser per test module, a fresh conte
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Playwright, sync_playwright
 from starlette.applications import Starlette
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
+from tests.integration.report_server import serve_app
 
 ARTIFACTS = ROOT / "artifacts"
 
@@ -51,20 +49,8 @@ def browser(playwright_driver: Playwright, chromium_path: str) -> Iterator[Brows
 
 
 def serve(app: Starlette) -> Iterator[str]:
-    """Runs `app` under uvicorn on a free loopback port in a background thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start within 10 s"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_app(app) as base:
+        yield base
 
 
 @pytest.fixture
