@@ -22,7 +22,7 @@ from tests.integration.test_funnel_path_views import (
     funnel_data,
     insert_events,
 )
-from tests.integration.test_user_retention_views import retention_data, rfm_data, share_data
+from tests.integration.test_user_retention_views import layers_data, retention_data, rfm_data, share_data
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +73,18 @@ def test_rfm_report(clickhouse: Any) -> None:
                                    "avg_frequency": 1.0, "avg_monetary": 6.5}
     assert [s["segment"] for s in body["segments"][1:]] == [
         "champions", "need_attention", "new_customers", "potential_loyalists"]
-    assert {layer["layer"] for layer in body["layers"]} <= {"new", "active", "dormant", "churned"}
-    assert sum(layer["users"] for layer in body["layers"] if layer["channel"] == "all") >= 6
+
+
+def test_layers_in_the_rfm_report(clickhouse: Any) -> None:
+    layers_data().insert(clickhouse)
+    with serve_reports(clickhouse, date(2026, 11, 30)) as base:
+        body = get(base, "rfm", app="shop", **{"from": "2026-11-01", "to": "2026-11-30"})
+    # As of 11-30: new L1; active L2, L8; dormant L3, L4; churned L5, L7. 'all' first, layers in lifecycle order.
+    assert [(x["layer"], x["channel"], x["users"]) for x in body["layers"]][:4] == [
+        ("new", "all", 1), ("active", "all", 2), ("dormant", "all", 2), ("churned", "all", 2)]
+    assert {(x["layer"], x["channel"]): x["users"] for x in body["layers"][4:]} == {
+        ("churned", "douyin"): 1, ("new", "douyin"): 1, ("active", "qr_code"): 1, ("dormant", "unattributed"): 2,
+        ("churned", "unattributed"): 1, ("active", "wechat_share"): 1}
 
 
 def test_shares_report(clickhouse: Any) -> None:
