@@ -149,20 +149,24 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+# The money columns are Decimal(18, 4): 14 digits before the point. A larger amount would pass here and fail
+# the whole insert later, so it is refused here, per event, with the reason.
+MAX_REVENUE = Decimal("99999999999999.99")
+
 _REVENUE_JSON_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "number", "minimum": 0},
-        {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$"},
+        {"type": "number", "minimum": 0, "maximum": float(MAX_REVENUE)},
+        {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,2})?$"},
     ],
 }
 
 Revenue = Annotated[
     Decimal,
-    Field(ge=0, max_digits=18, decimal_places=2),
+    Field(ge=0, max_digits=16, decimal_places=2),  # so at most 14 digits before the point
     PlainSerializer(format_decimal, return_type=str, when_used="json"),
     WithJsonSchema(_REVENUE_JSON_SCHEMA, mode="validation"),
 ]
-"""Money: ≥ 0, at most 2 decimal places, at most 18 digits (fits ClickHouse Decimal(18, 2)).
+"""Money: ≥ 0, at most 2 decimal places, at most 14 digits before the point (fits ClickHouse Decimal(18, 4)).
 
 A JSON number is converted through its shortest text form, so 19.9 becomes Decimal("19.9"), never the binary
 expansion 19.899999999999998578914528479799628257751464843750."""
@@ -191,7 +195,7 @@ class PurchaseProperties(BaseModel):
     )
     revenue: Revenue = Field(
         description="Order amount in `currency`: a number or a decimal string, ≥ 0, at most 2 decimal "
-        "places, at most 18 digits. Required (send 0 for a free order). Kept as an exact decimal and "
+        "places, at most 99999999999999.99 (14 digits before the point). Required (send 0 for a free order). Kept as an exact decimal and "
         "serialised as a string."
     )
     currency: Currency = Field(

@@ -446,6 +446,11 @@ async def test_integer_beyond_64_bits_rejects_that_event_only(
         ({"properties": []}, "properties"),
         ({"colour": "red"}, "colour: unknown field 'colour'"),
         ({"type": "convert", "properties": {"order_id": "o1", "revenue": "1.005"}}, "properties.revenue"),
+        # More than the Decimal(18, 4) money columns hold: refused here, not a bad event in the processor later.
+        ({"type": "convert", "properties": {"order_id": "o1", "revenue": "100000000000000"}},
+         "properties.revenue: Decimal input should have no more than 14 digits before the decimal point"),
+        ({"type": "repurchase", "properties": {"order_id": "o1", "revenue": 1234567890123456}},
+         "properties.revenue: Decimal input should have no more than 14 digits before the decimal point"),
         ({"type": "custom"}, "name: required field is missing"),
         ({"type": "identify"}, "at least one of user_id, openid, unionid or phone"),
     ],

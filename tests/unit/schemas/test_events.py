@@ -233,7 +233,9 @@ LIMITS: list[tuple[str, str, Any, Any]] = [
     ("share", "method", "m" * 64, "m" * 65),
     ("convert", "properties.order_id", "o" * 128, "o" * 129),
     ("convert", "properties.order_id", "o", ""),
-    ("convert", "properties.revenue", "9999999999999999.99", "99999999999999999.99"),  # 18 / 19 digits
+    # The money columns are Decimal(18, 4): 14 digits before the point.
+    ("convert", "properties.revenue", "99999999999999.99", "100000000000000"),
+    ("convert", "properties.revenue", 99999999999999, 100000000000000),
     ("convert", "properties.revenue", 0, -0.01),
     ("convert", "properties.revenue", "0.01", "0.001"),
     (
