@@ -17,6 +17,8 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from touchstream.csvtext import csv_cell
+
 REPORTS = ("channels", "trend", "funnel", "retention", "paths", "rfm", "shares", "meta")
 Tables = list[tuple[str, list[dict[str, Any]]]]
 
@@ -116,5 +118,5 @@ def render(report: str, payload: Mapping[str, Any], fmt: str, width: int | None 
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list):
-        return " > ".join(str(v) for v in value)
-    return "" if value is None else value
+        return csv_cell(" > ".join(str(v) for v in value))
+    return "" if value is None else csv_cell(value)

@@ -104,3 +104,26 @@ def test_cli_renders_channels_as_table_and_csv() -> None:
     table = render("channels", payload, "table")
     assert "douyin" in table
     assert "15" in table
+
+
+def test_csv_cells_that_a_spreadsheet_would_evaluate_are_text() -> None:
+    # Campaign names and launch-query paths come from ad platforms and users: `=HYPERLINK(...)` must stay text.
+    payload = {
+        "level": "campaign", "model": "linear", "currency": "CNY",
+        "rows": [
+            {"channel": "=HYPERLINK(\"http://x\")", "campaign": "+cmd|' /C calc'!A0", "spend": -5.0},
+            {"channel": "-2+3", "campaign": "@SUM(A1:A9)", "spend": 1.0},
+            {"channel": "\tx", "campaign": "plain - name", "spend": 0.0},
+        ],
+        "totals": {"spend": -4.0},
+    }
+    assert render("channels", payload, "csv").splitlines() == [
+        "channel,campaign,spend",
+        "\"'=HYPERLINK(\"\"http://x\"\")\",'+cmd|' /C calc'!A0,-5.0",
+        "'-2+3,'@SUM(A1:A9),1.0",
+        "'\tx,plain - name,0.0",
+        "total,,-4.0",
+    ]
+    paths = {"conversion_paths": [{"path": ["=1+1", "douyin"], "conversions": 1}], "behaviour_paths": [],
+             "exit_points": []}
+    assert render("paths", paths, "csv").splitlines()[1:3] == ["path,conversions", "'=1+1 > douyin,1"]
