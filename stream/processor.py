@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from stream.dedup import SeenIds
-from stream.journeys.engine import AppEngine
+from stream.dedup import Key, SeenIds
+from stream.journeys.engine import FAMILIES, AppEngine, conversion_id_of
 from stream.journeys.outputs import EngineOutput
 from stream.rows import (
     AD_SPEND_COLUMNS,
@@ -74,6 +74,15 @@ class Output:
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A record with its JSON decoded once, or the error decoding raised (reported when it is processed)."""
+
+    record: SourceRecord
+    payload: Any = None
+    error: Exception | None = None
+
+
 EngineFactory = Callable[[str], AppEngine]
 
 
@@ -102,20 +111,58 @@ class PartitionProcessor:
             engine = self.engines[app_id] = self.engine_factory(app_id)
         return engine
 
-    def process(self, records: list[SourceRecord]) -> Output:
-        out = Output()
+    def decode(self, records: list[SourceRecord]) -> list[Decoded]:
+        decoded = []
         for record in records:
             try:
-                if record.topic == self.deadletter_topic:
-                    self._dead_letters(record, out)
+                decoded.append(Decoded(record, orjson.loads(record.value)))
+            except orjson.JSONDecodeError as exc:
+                decoded.append(Decoded(record, error=exc))
+        return decoded
+
+    def unknown_conversions(self, decoded: list[Decoded]) -> set[Key]:
+        """Conversion events that the state cannot tell from a re-send of one stored long ago.
+
+        The dedup window and the engine's conversion ids forget (hours; `identity_retention_days`), but an order
+        re-sent after that must not come back as a new conversion: the shell asks ClickHouse which of these
+        (app_id, event_id) are already stored below the range, and passes them to `process` as `stored`.
+        """
+        keys: set[Key] = set()
+        for item in decoded:
+            if item.record.topic != self.events_topic or not isinstance(item.payload, list):
+                continue
+            for event in item.payload:
+                try:
+                    if event["type"] not in FAMILIES:
+                        continue
+                    key = (event["app_id"], event["event_id"])
+                    engine = self.engines.get(key[0])
+                    if key in self.seen or (engine is not None and conversion_id_of(event) in engine.conversion_ids):
+                        continue
+                    keys.add(key)
+                except Exception:  # noqa: BLE001 - a malformed event is reported by process(), not here
+                    continue
+        return keys
+
+    def process(self, records: list[SourceRecord], stored: Collection[Key] = frozenset()) -> Output:
+        return self.process_decoded(self.decode(records), stored)
+
+    def process_decoded(self, decoded: list[Decoded], stored: Collection[Key] = frozenset()) -> Output:
+        """`stored`: (app_id, event_id) already in ClickHouse (see `unknown_conversions`): dropped as duplicates."""
+        out = Output()
+        for item in decoded:
+            try:
+                if item.error is not None:
+                    raise item.error
+                if item.record.topic == self.deadletter_topic:
+                    self._dead_letters(item.record, item.payload, out)
                 else:
-                    self._events(record, out)
+                    self._events(item.record, item.payload, out, stored)
             except Exception as exc:  # noqa: BLE001 - a poison record must not stop the partition
-                out.bad_events.append(_poison_row(record, exc))
+                out.bad_events.append(_poison_row(item.record, exc))
         return out
 
-    def _events(self, record: SourceRecord, out: Output) -> None:
-        events = orjson.loads(record.value)
+    def _events(self, record: SourceRecord, events: Any, out: Output, stored: Collection[Key]) -> None:
         if not isinstance(events, list):
             msg = "an events record must hold a JSON array"
             raise TypeError(msg)
@@ -131,7 +178,7 @@ class PartitionProcessor:
                     out.ad_spend.append(ad_spend_row(event, version, partition, offset))
                     continue
                 key = (event["app_id"], event["event_id"])
-                if key in seen or key in batch_keys:
+                if key in seen or key in batch_keys or key in stored:
                     out.duplicates += 1
                     continue
                 row = event_row(event, partition, offset)
@@ -167,8 +214,7 @@ class PartitionProcessor:
         out.conversions.extend(dataclass_rows(result.conversions, p, o))
         out.credits.extend(dataclass_rows(result.credits, p, o))
 
-    def _dead_letters(self, record: SourceRecord, out: Output) -> None:
-        items = orjson.loads(record.value)
+    def _dead_letters(self, record: SourceRecord, items: Any, out: Output) -> None:
         for item in items if isinstance(items, list) else [items]:
             out.bad_events.append(bad_event_row(item, "collector", record.partition, record.offset))
 
@@ -192,4 +238,4 @@ def _poison_row(
     return bad_event_row(item, stage, record.partition, record.offset)
 
 
-__all__ = ["Output", "PartitionProcessor", "SourceRecord", "parse_time"]
+__all__ = ["Decoded", "Output", "PartitionProcessor", "SourceRecord", "parse_time"]

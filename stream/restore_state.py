@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.journeys.engine import AppEngine
+from stream.journeys.engine import AD_TOUCH_TYPES, FAMILIES, AppEngine
 from stream.journeys.restore import (
     conversion_from_row,
     restore_ad_click,
@@ -19,6 +19,7 @@ from stream.journeys.restore import (
     restore_conversion,
     restore_first,
     restore_identity,
+    restore_person,
     restore_touch,
     restore_watermark,
 )
@@ -29,6 +30,23 @@ from stream.writer import ClickHouseWriter
 _WHERE = "_partition = {p:UInt16} AND _offset < {o:UInt64}"
 
 
+def _sql_list(names: tuple[str, ...] | list[str]) -> str:
+    return "(" + ", ".join(f"'{n}'" for n in names) + ")"  # names are our own constants, never input
+
+
+_AD_TOUCHES = _sql_list(AD_TOUCH_TYPES)
+_CONVERSION_EVENTS = _sql_list(list(FAMILIES))
+_PURCHASE_EVENTS = _sql_list([t for t, family in FAMILIES.items() if family == "purchase"])
+
+# The id an event belongs to in the engine: its strongest one (stream.journeys.identity.ids_of, strongest first).
+_HOME_ID = (
+    "multiIf(user_id != '', concat('uid:', user_id), unionid != '', concat('unionid:', unionid), "
+    "openid != '', concat('openid:', openid), phone_hash != '', concat('phone:', phone_hash), "
+    "concat('anon:', anonymous_id))"
+)
+_PERSON_EVENTS = f"{_WHERE} AND type NOT IN {_AD_TOUCHES}"
+
+
 def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
@@ -36,13 +54,33 @@ def utc(value: datetime) -> datetime:
 async def restore_seen_ids(
     writer: ClickHouseWriter, processor: PartitionProcessor, partition: int, offset: int, window_s: int, limit: int
 ) -> None:
+    # The newest ids of the window, as the live set holds them: the retries most likely right after a restart
+    # are of the last batches before it. (Ascending order kept the oldest and let those retries through.)
     rows = await writer.query(
         f"SELECT app_id, event_id, received_at FROM events WHERE {_WHERE} AND received_at >= "
         f"(SELECT max(received_at) FROM events WHERE {_WHERE}) - toIntervalSecond({{w:UInt32}}) "
-        "ORDER BY received_at LIMIT {n:UInt32}",
+        "ORDER BY received_at DESC, _offset DESC LIMIT {n:UInt32}",
         {"p": partition, "o": offset, "w": window_s, "n": limit},
     )
-    processor.seen.load(((app, event_id), utc(at)) for app, event_id, at in rows)
+    processor.seen.load(((app, event_id), utc(at)) for app, event_id, at in reversed(rows))
+
+
+async def stored_event_ids(
+    writer: ClickHouseWriter, partition: int, before: int, keys: set[tuple[str, str]]
+) -> frozenset[tuple[str, str]]:
+    """Which of `keys` (app_id, event_id) are already in `events` below offset `before` of this partition.
+
+    Below the range only, so a replay of a half-written range gets the same answer as its first run. A lookup
+    by the table's sort key (app_id, event_id), one per flush, for the few conversion events state cannot judge.
+    """
+    if not keys:
+        return frozenset()
+    rows = await writer.query(
+        f"SELECT DISTINCT app_id, event_id FROM events WHERE {_WHERE} "
+        "AND (app_id, event_id) IN {keys:Array(Tuple(String, String))}",
+        {"p": partition, "o": before, "keys": sorted(keys)},
+    )
+    return frozenset((app_id, event_id) for app_id, event_id in rows)
 
 
 async def restore_engines(
@@ -51,7 +89,11 @@ async def restore_engines(
     offset: int,
     engine_for: Callable[[str], AppEngine | None],
 ) -> int:
-    """Fold the partition's stored journeys back into engines; returns how many apps were restored."""
+    """Fold the partition's stored journeys back into engines; returns how many apps were restored.
+
+    State comes back bounded as live state is: only people seen within `identity_retention` of their app's
+    watermark (with their `last_seen`), their ids, and the touches, clicks and conversions still reachable.
+    """
     params: dict[str, Any] = {"p": partition, "o": offset}
     marks = await writer.query(f"SELECT app_id, max(event_time) FROM events WHERE {_WHERE} GROUP BY app_id", params)
     engines: dict[str, AppEngine] = {}
@@ -67,13 +109,7 @@ async def restore_engines(
     touches_since = oldest - config.allowed_lateness - config.longest_window
     conversions_since = oldest - config.allowed_lateness
 
-    for app_id, typed_id, user_key, first_seen in await writer.query(
-        "SELECT app_id, typed_id, argMax(user_key, version), min(first_seen) FROM identities "
-        f"WHERE {_WHERE} GROUP BY app_id, typed_id ORDER BY app_id, typed_id", params,
-    ):
-        if app_id in engines:
-            restore_identity(engines[app_id], typed_id, user_key, utc(first_seen))
-
+    await _restore_people(writer, {**params, "since": _naive(oldest - config.identity_retention)}, engines)
     await _restore_firsts(writer, params, engines)
     for app_id, conversion_id, time in await writer.query(
         f"SELECT app_id, conversion_id, max(conversion_time) FROM conversions WHERE {_WHERE} "
@@ -82,11 +118,13 @@ async def restore_engines(
     ):
         if app_id in engines:
             restore_closed_conversion(engines[app_id], conversion_id, utc(time))
+    # Impressions are held in the same state as clicks (one id, one touch), so they come back the same way.
     for app_id, click_id, time, platform, ctype, channel, campaign, creative in await writer.query(
         "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, min(event_time), "
         "any(JSONExtractString(properties, 'platform')), any(JSONExtractString(properties, 'channel_type')), "
         "any(JSONExtractString(properties, 'channel')), any(JSONExtractString(properties, 'campaign')), "
-        f"any(JSONExtractString(properties, 'creative')) FROM events WHERE {_WHERE} AND type = 'ad_click' "
+        f"any(JSONExtractString(properties, 'creative')) FROM events WHERE {_WHERE} "
+        f"AND type IN {_AD_TOUCHES} "
         "AND event_time >= {since:DateTime64(3, 'UTC')} AND click != '' GROUP BY app_id, click",
         {**params, "since": _naive(touches_since)},
     ):
@@ -109,20 +147,59 @@ async def restore_engines(
     return len(engines)
 
 
-async def _restore_firsts(writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]) -> None:
-    # Over all time, not just the window: whether an order is a first purchase depends on every earlier one.
+
+
+async def _restore_people(writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]) -> None:
+    """The people seen since `since`, each with its last event time, and every id of theirs (as eviction keeps).
+
+    A person's `last_seen` is the newest event time among the events whose strongest id maps to them now.
+    """
     rows = await writer.query(
-        "SELECT app_id, identity, kind, min(tuple(time, conversion_id)) FROM ("
-        " SELECT app_id, conversion_id, argMax(identity, version) AS identity,"
-        " argMax(conversion_type, version) AS kind, argMax(conversion_time, version) AS time,"
-        f" argMax(deleted, version) AS gone FROM conversions WHERE {_WHERE} GROUP BY app_id, conversion_id"
-        ") WHERE gone = 0 AND kind IN ('register', 'activate', 'convert') GROUP BY app_id, identity, kind",
+        "WITH ids AS (SELECT app_id, typed_id, argMax(user_key, version) AS user_key, min(first_seen) AS first_seen"
+        f" FROM identities WHERE {_WHERE} GROUP BY app_id, typed_id),"
+        " active AS (SELECT ids.app_id AS app_id, ids.user_key AS user_key, max(seen.last) AS last_seen FROM"
+        f" (SELECT app_id, {_HOME_ID} AS home, max(event_time) AS last FROM events WHERE {_PERSON_EVENTS}"
+        "  AND event_time >= {since:DateTime64(3, 'UTC')} GROUP BY app_id, home) AS seen"
+        " INNER JOIN ids ON ids.app_id = seen.app_id AND ids.typed_id = seen.home GROUP BY app_id, user_key)"
+        " SELECT ids.app_id, ids.typed_id, ids.user_key, ids.first_seen, active.last_seen FROM ids"
+        " INNER JOIN active ON active.app_id = ids.app_id AND active.user_key = ids.user_key"
+        " ORDER BY ids.app_id, ids.typed_id",
         params,
     )
-    for app_id, identity, kind, (time, conversion_id) in rows:
+    for app_id, typed_id, user_key, first_seen, last_seen in rows:
+        engine = engines.get(app_id)
+        if engine is None or engine.watermark is None:
+            continue
+        seen = utc(last_seen)
+        if seen < engine.watermark - engine.config.identity_retention:
+            continue  # this app's watermark is newer than the oldest one the query was bounded by
+        restore_identity(engine, typed_id, user_key, utc(first_seen))
+        restore_person(engine, user_key, seen)
+
+
+async def _restore_firsts(writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]) -> None:
+    """The earliest register, activate and purchase of every restored person, over all time.
+
+    Read from `events`, not `conversions`: a kind outside `conversion_types` writes no conversion rows, yet
+    decides whether the next order is a first one. Each conversion id counts as its first-stored event (the
+    engine drops later events of the same order), mapped like the engine does (stream.journeys.engine).
+    """
+    rows = await writer.query(
+        "SELECT app_id, h, f, min(tuple(t, cid)) FROM ("
+        " SELECT app_id, cid, argMin(home, _offset) AS h, argMin(family, _offset) AS f,"
+        " argMin(event_time, _offset) AS t FROM ("
+        f"  SELECT app_id, _offset, event_time, {_HOME_ID} AS home,"
+        f"   if(type IN {_PURCHASE_EVENTS}, 'purchase', type) AS family,"
+        "   if(family = 'purchase' AND order_id != '', concat('order:', order_id), concat(type, ':', event_id))"
+        "   AS cid"
+        f"  FROM events WHERE {_WHERE} AND type IN {_CONVERSION_EVENTS})"
+        " GROUP BY app_id, cid"
+        ") GROUP BY app_id, h, f",
+        params,
+    )
+    for app_id, home, family, (time, conversion_id) in rows:
         if app_id in engines:
-            family = "purchase" if kind == "convert" else kind
-            restore_first(engines[app_id], identity, family, utc(time), conversion_id)
+            restore_first(engines[app_id], home, family, utc(time), conversion_id)
 
 
 async def _restore_touches(writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]) -> None:

@@ -43,6 +43,15 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def conversion_id_of(event: dict[str, Any]) -> str:
+    """The id a conversion event counts under: its order id for purchases that have one, else the event."""
+    if FAMILIES[event["type"]] == "purchase":
+        order_id = str((event.get("properties") or {}).get("order_id") or "")
+        if order_id:
+            return f"order:{order_id}"
+    return f"{event['type']}:{event['event_id']}"
+
+
 class AppEngine:
     def __init__(self, app_id: str, config: AttributionConfig, taxonomy: Taxonomy) -> None:
         self.app_id = app_id
@@ -204,7 +213,7 @@ class AppEngine:
         family = FAMILIES[event["type"]]
         properties = event.get("properties") or {}
         order_id = str(properties.get("order_id") or "") if family == "purchase" else ""
-        conversion_id = f"order:{order_id}" if order_id else f"{event['type']}:{event['event_id']}"
+        conversion_id = conversion_id_of(event)
         first = person.firsts.get(family)
         if conversion_id in self.conversion_ids or (first is not None and first[1] == conversion_id):
             return set()  # the same order id (or event) twice counts once, whoever sent it

@@ -18,6 +18,11 @@ def restore_identity(engine: AppEngine, typed_id: str, user_key: str, first_seen
     engine.graph.restore(typed_id, user_key, first_seen)
 
 
+def restore_person(engine: AppEngine, user_key: str, last_seen: datetime) -> None:
+    """A person live state would still hold: seen within `identity_retention`, so eviction can judge them."""
+    _seen(engine.persons.setdefault(user_key, Person()), last_seen)
+
+
 def _person_of(engine: AppEngine, identity: str) -> tuple[str, Person] | None:
     user_key = engine.graph.key_of(identity)
     if user_key is None:
