@@ -22,6 +22,7 @@ from stream.query_server import create_query_app
 from stream.reports.keys import AnalystKeyError, FileAnalystKeys
 from stream.settings import StreamSettings
 from stream.store import connect, migrate, write_channel_catalog
+from stream.topology import pin_partitions, topic_partitions
 from stream.writer import ClickHouseWriter
 from touchstream import logs
 from touchstream.kafka_admin import StartupError, ensure_topics
@@ -59,6 +60,8 @@ async def _main(settings: StreamSettings) -> int:
     await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_specs())
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
     migrate(client)
+    events_topic = settings.kafka_events_topic
+    pin_partitions(client, events_topic, await topic_partitions(settings.kafka_bootstrap_servers, events_topic))
     query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
     writer = ClickHouseWriter(client)
     config = load_config(settings.stream_attribution_config)

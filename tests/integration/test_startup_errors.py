@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, unique
+from tests.integration.harness import Service, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +52,30 @@ def test_bad_settings_are_one_line() -> None:
     result = run("collector", {"COLLECTOR_WRITE_KEYS": "", "COLLECTOR_APPS_FILE": ""})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("collector: invalid configuration:")
+
+
+async def test_a_topic_that_gained_partitions_is_refused_at_start(kafka_bootstrap: str, tmp_path: Path) -> None:
+    topic = unique("events")
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_TOPIC_PARTITIONS": "2",
+        "KAFKA_DEADLETTER_TOPIC": unique("dl"), "STREAM_GROUP_ID": unique("g"),
+        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}", "STREAM_QUERY_PORT": str(free_port()),
+    }
+    first = Service("stream", env, tmp_path / "first.log").start()
+    try:
+        wait_for(lambda: "assigned" in first.logs(), 60, "the first start to consume", first)
+    finally:
+        assert first.stop() == 0
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_partitions({topic: NewPartitions(total_count=3)})
+    finally:
+        await admin.close()
+    result = run("stream", env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"stream: {topic} has 3 partitions but the rows in ClickHouse were versioned with 2: versions are "
+        "per-partition offsets, so a different count would let old rows win; replay into a new database or "
+        "restore the partition count (docs/attribution.md, Partitions)"
+    )
