@@ -1,29 +1,31 @@
 """The collector application factory: settings, sink, clock and key source in; a FastAPI app out.
 
 No I/O happens at import time. The lifespan creates the topics, starts the sink and, on shutdown, stops taking
-new batches (readiness turns 503), waits for in-flight ones, then flushes and stops the producer.
+new requests on every publishing route (readiness turns 503), waits for in-flight ones, then flushes and stops
+the producer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 
+from collector.admission import Admission, PublishHealth, UnavailableLog
 from collector.apps import KeyRingSource
 from collector.cost_routes import router as cost_router
-from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed
+from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed, Unavailable
 from collector.metrics import CollectorMetrics
 from collector.money import FxRates
 from collector.pii import PiiHasher
 from collector.ratelimit import RateLimiter
 from collector.responses import JsonResponse
 from collector.routes import router
+from collector.routing import OutRecord
 from collector.settings import CollectorSettings
 from collector.sinks import Sink
 from collector.webhooks.routes import router as webhook_router
@@ -45,10 +47,35 @@ class CollectorState:
     fx: FxRates
     limiter: RateLimiter = field(default_factory=RateLimiter)
     replays: ReplayGuard = field(default_factory=ReplayGuard)
-    monotonic: Callable[[], float] = time.monotonic  # rate limiting; injectable like the clock
-    in_flight: int = 0
-    draining: bool = False
-    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    monotonic: Callable[[], float] = time.monotonic  # rate limits, readiness, 503 logs; injectable like the clock
+    admission: Admission = field(init=False)
+    health: PublishHealth = field(default_factory=PublishHealth)
+    unavailable_log: UnavailableLog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.admission = Admission(self.settings.collector_max_in_flight, self.metrics)
+        # A lambda: tests replace `monotonic` after the state is built.
+        self.unavailable_log = UnavailableLog(self.metrics, lambda: self.monotonic())
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        """The one way a route hands records to the sink: its outcome is what readiness reports."""
+        try:
+            await self.sink.publish(records)
+        except Unavailable as exc:
+            self.health.failed(exc.cause, self.monotonic())
+            raise
+        self.health.succeeded()
+
+    async def not_ready(self) -> str | None:
+        """Why this collector should get no traffic now, or None. Liveness (/healthz) never depends on it."""
+        if self.admission.draining:
+            return "draining"
+        cause = self.health.failing(self.monotonic())
+        if cause is not None:
+            return f"publishing fails ({cause})"
+        if not await self.sink.is_healthy():
+            return "kafka unreachable"
+        return None
 
 
 def create_app(
@@ -69,7 +96,6 @@ def create_app(
         hasher=PiiHasher(settings.pii_hash_secret.get_secret_value().encode()),
         fx=FxRates.load(settings.collector_fx_rates_file) if settings.collector_fx_rates_file else FxRates.identity(),
     )
-    state.idle.set()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -80,11 +106,7 @@ def create_app(
         try:
             yield
         finally:
-            state.draining = True
-            try:
-                await asyncio.wait_for(state.idle.wait(), settings.collector_shutdown_grace_s)
-            except TimeoutError:
-                log.warning("shutdown grace period over with %d requests in flight", state.in_flight)
+            await state.admission.drain(settings.collector_shutdown_grace_s)
             await sink.stop()
 
     app = FastAPI(
@@ -100,6 +122,8 @@ def create_app(
 
     @app.exception_handler(CollectorError)
     async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:
+        if isinstance(exc, Unavailable):
+            state.unavailable_log.report(exc, getattr(request.scope.get("route"), "path", "unmatched"))
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
         # A web SDK must be able to read why it failed (401, 413, 503 …): errors carry CORS headers for any
         # origin some app allows, since the failing request may not have reached its app's own check.

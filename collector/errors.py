@@ -9,8 +9,12 @@
     ├── UnsupportedEncoding    415  Content-Encoding other than identity or gzip
     ├── InvalidCosts           422  a cost upload with problems (each named by row and field); nothing stored
     ├── RateLimited            429  retriable, with Retry-After
-    └── Unavailable            503  retriable, with Retry-After: Kafka did not acknowledge in time,
+    └── Unavailable            503  retriable, with Retry-After: Kafka did not acknowledge in time, refused the
+        │                           records, or the producer is being replaced (collector/kafka_faults.py)
         └── Overloaded         503  or too many requests are already in flight, or we are shutting down
+
+Every 503 carries a `cause` (a fixed word: `kafka_timeout`, `kafka_refused`, `producer_replaced`,
+`producer_recovering`, `overloaded`, `draining`, ...) by which it is counted and logged (collector/admission.py).
 
 Rejections of single events are not errors: they are reported in a 200 response, per event.
 """
@@ -66,8 +70,17 @@ class RateLimited(CollectorError):
 
 
 class Unavailable(CollectorError):
+    """`cause` is a short fixed word (a metrics label and the log key): never text from a request or a broker."""
+
     status, code, retriable, retry_after_s = 503, "unavailable", True, 2
+
+    def __init__(self, message: str, *, cause: str = "sink_down") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class Overloaded(Unavailable):
     code = "overloaded"
+
+    def __init__(self, message: str, *, cause: str = "overloaded") -> None:
+        super().__init__(message, cause=cause)

@@ -13,6 +13,16 @@ class CollectorMetrics:
             "touchstream_collector_requests", "HTTP requests by route template and status", ["route", "status"],
             registry=r,
         )
+        self.unavailable = Counter(
+            "touchstream_collector_unavailable",
+            "503 answers by cause (kafka_timeout, kafka_refused, producer_replaced, producer_recovering, "
+            "kafka_not_authorized, sink_down, overloaded, draining)",
+            ["cause"], registry=r,
+        )
+        self.producer_replacements = Counter(
+            "touchstream_collector_producer_replacements",
+            "Kafka producers dropped after a failed delivery and replaced, by cause", ["cause"], registry=r,
+        )
         self.events_accepted = Counter(
             "touchstream_collector_events_accepted", "Events acknowledged to clients", ["app_id"], registry=r
         )

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from collector.auth import App, write_key_from_headers
 from collector.body import decompress, parse_batch
 from collector.deps import StateDep, read_bounded
-from collector.errors import CollectorError, OriginNotAllowed, Overloaded
+from collector.errors import CollectorError, OriginNotAllowed
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
 from collector.responses import JsonResponse
@@ -65,19 +65,12 @@ async def post_batch(request: Request, state: StateDep) -> JsonResponse:
 
 
 async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse:
-    if state.draining or state.in_flight >= state.settings.collector_max_in_flight:
-        msg = "the collector is busy or shutting down; retry with the same event ids"
-        raise Overloaded(msg)
-    app = state.keys.current().app_for(write_key_from_headers(request.headers))
-    origin = request.headers.get("origin")
-    if origin is not None and origin not in app.cors_origins:
-        msg = f"origin {origin!r} is not allowed for app {app.app_id!r}"
-        raise OriginNotAllowed(msg)
-
-    state.in_flight += 1
-    state.idle.clear()
-    state.metrics.in_flight.inc()
-    try:
+    async with state.admission.slot():
+        app = state.keys.current().app_for(write_key_from_headers(request.headers))
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in app.cors_origins:
+            msg = f"origin {origin!r} is not allowed for app {app.app_id!r}"
+            raise OriginNotAllowed(msg)
         limits = state.settings.body_limits()
         raw = await read_bounded(request, limits.max_body_bytes)
         body = decompress(raw, request.headers.get("content-encoding"), limits)
@@ -94,12 +87,7 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         records = route_events(result.accepted, settings.kafka_events_topic)
         records += route_rejections(result.rejected, ctx, settings.kafka_deadletter_topic)
         if records:
-            await state.sink.publish(records)
-    finally:
-        state.in_flight -= 1
-        state.metrics.in_flight.dec()
-        if state.in_flight == 0:
-            state.idle.set()
+            await state.publish(records)
 
     state.metrics.events_accepted.labels(app.app_id).inc(len(result.accepted))
     for rejection in result.rejected:
@@ -142,12 +130,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: Kafka is reachable and we are not shutting down")
+@router.get("/readyz", summary="Readiness: publishing works, Kafka is reachable and we are not shutting down")
 async def readyz(state: StateDep) -> JsonResponse:
-    if state.draining:
-        return JsonResponse({"status": "draining"}, 503)
-    if not await state.sink.is_healthy():
-        return JsonResponse({"status": "kafka unreachable"}, 503)
+    reason = await state.not_ready()
+    if reason is not None:
+        return JsonResponse({"status": reason}, 503)
     return JsonResponse({"status": "ready"})
 
 

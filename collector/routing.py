@@ -20,6 +20,10 @@ import orjson
 from collector.ingest import Rejection, RequestContext
 
 RECORD_FORMAT_HEADER = ("format", b"events-json-array/1")
+# The producer's max_request_size, and the broker's default message.max.bytes (1 MiB + 12).
+MAX_KAFKA_REQUEST_BYTES = 1_048_576
+# The largest value one record may carry so that it fits a request with its key, headers and batch framing.
+MAX_RECORD_VALUE_BYTES = 1_000_000
 DEADLETTER_FORMAT_HEADER = ("format", b"deadletter-json/1")
 
 

@@ -24,7 +24,7 @@ from collector.responses import JsonResponse
 from collector.routing import route_events, route_rejections
 from collector.webhooks.events import ad_touch_event
 from collector.webhooks.platforms import WebhookInputError, parse_touch
-from collector.webhooks.signing import SignatureError, verify
+from collector.webhooks.signing import SignatureError, replay_key, verify
 
 if TYPE_CHECKING:
     from collector.app import CollectorState
@@ -38,7 +38,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Signature missing, invalid, stale or replayed"},
     404: {"description": "Unknown integration or wrong token: nothing recorded"},
     429: {"description": "Rate limit of the integration exceeded"},
-    503: {"description": "Not stored: retry"},
+    503: {"description": "Not stored (Kafka unavailable, busy or shutting down): retry after Retry-After"},
 }
 
 
@@ -72,6 +72,14 @@ async def _handle(
     integration_id: str, kind: Kind, params: dict[str, str], signed_payload: bytes, request: Request,
     state: CollectorState,
 ) -> JsonResponse:
+    async with state.admission.slot():
+        return await _record(integration_id, kind, params, signed_payload, request, state)
+
+
+async def _record(
+    integration_id: str, kind: Kind, params: dict[str, str], signed_payload: bytes, request: Request,
+    state: CollectorState,
+) -> JsonResponse:
     integration = _authorise(integration_id, params, request, state)
     now = state.clock()
     _check_signature(integration, signed_payload, request, state, now.timestamp())
@@ -90,13 +98,13 @@ async def _handle(
     except WebhookInputError as exc:
         payload = orjson.dumps(params).decode()[:4096]
         rejection = Rejection(0, "invalid", f"{exc.field}: {exc.message}", payload)
-        await state.sink.publish(
+        await state.publish(
             route_rejections([rejection], ctx, settings.kafka_deadletter_topic, source=f"webhook:{integration_id}")
         )
         msg = f"{exc.field}: {exc.message}"
         raise WebhookRejected(msg) from None
     event = ad_touch_event(touch, integration, now)
-    await state.sink.publish(route_events([event], settings.kafka_events_topic))
+    await state.publish(route_events([event], settings.kafka_events_topic))
     state.metrics.events_accepted.labels(integration.app_id).inc()
     return JsonResponse({"ok": True})
 
@@ -126,7 +134,9 @@ def _check_signature(
             list(integration.signing_secrets), request.headers.get("x-touchstream-timestamp"), signature, payload,
             now_s,
         )
-        state.replays.check_and_remember(f"{integration.integration_id}:{verified.signature}", now_s)
+        # Keyed on what was signed, not on the matching candidate: a header carrying several `sha256=` values
+        # must not buy one more use of the same call per value.
+        state.replays.check_and_remember(replay_key(integration.integration_id, verified.timestamp, payload), now_s)
     except SignatureError as exc:
         raise SignatureRejected(exc.message, code=exc.code) from None
 

@@ -34,6 +34,15 @@ class Verified:
     signature: str
 
 
+def replay_key(integration_id: str, timestamp: int, payload: bytes) -> str:
+    """One key per signed call: the integration, the signed timestamp and a digest of the signed bytes.
+
+    Whatever signatures the header carries, the same (timestamp, payload) to the same integration is one call.
+    """
+    digest = hashlib.sha256(payload).hexdigest()
+    return f"{integration_id}:{timestamp}:{digest}"
+
+
 def verify(secrets: list[str], timestamp_header: str | None, signature_header: str | None, payload: bytes,
            now_s: float, tolerance_s: int = TOLERANCE_S) -> Verified:
     if not timestamp_header or not signature_header:
@@ -58,7 +67,10 @@ def verify(secrets: list[str], timestamp_header: str | None, signature_header: s
 
 
 class ReplayGuard:
-    """Remembers used signatures for the tolerance window: the same signed call twice is refused."""
+    """Remembers the signed calls of the tolerance window (by `replay_key`): the same call twice is refused.
+
+    Per process: replicas of the collector do not share it (docs/webhooks.md, "Replays").
+    """
 
     def __init__(self, tolerance_s: int = TOLERANCE_S, max_entries: int = 100_000) -> None:
         self._tolerance = tolerance_s

@@ -6,8 +6,6 @@ This test owns its broker (its own port and data folder) so that stopping it dis
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,25 +19,12 @@ from collector.app import create_app
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
-from tests.conftest import ROOT, free_port
+from tests.integration.broker import Broker
 from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 
 KEY = "wk_shop_0123456789"
-
-
-class Broker:
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ, "KAFKA_PORT": str(self.port), "KAFKA_CONTROLLER_PORT": str(free_port()),
-            "KAFKA_DATA_DIR": str(data_dir), "KAFKA_HEAP": "256m",
-        }
-        self.bootstrap = f"127.0.0.1:{self.port}"
-
-    def run(self, action: str) -> None:
-        subprocess.run([str(ROOT / "deploy/kafka/kafka.sh"), action], check=True, env=self.env, cwd=ROOT)
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ async def test_too_many_batches_in_flight_is_503(make_event: EventFactory, max_i
     forwarded = [rec.value for rec in sink.records]
     assert not any(b"one-too-many" in v for v in forwarded)
     assert sum(b"later" in v for v in forwarded) == 1
-    assert app.state.collector.in_flight == 0
+    assert app.state.collector.admission.in_flight == 0
 
 
 async def test_an_in_flight_slot_is_released_when_the_publish_fails(make_event: EventFactory) -> None:
@@ -117,12 +117,12 @@ async def test_an_in_flight_slot_is_released_when_the_publish_fails(make_event: 
         assert (await client.post("/v1/batch", content=b"{", headers=auth())).status_code == 400
         sink.down = False
         assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 200
-    assert app.state.collector.in_flight == 0
+    assert app.state.collector.admission.in_flight == 0
 
 
 async def test_readyz_is_503_while_draining(client: httpx.AsyncClient, app: FastAPI, make_event: EventFactory) -> None:
     state = app.state.collector
-    state.draining = True
+    state.admission.draining = True
     r = await client.get("/readyz")
     assert (r.status_code, r.json()) == (503, {"status": "draining"})
     r = await client.post("/v1/batch", content=body([make_event()]), headers=auth())

@@ -1,0 +1,242 @@
+"""One admission for every publishing route; readiness that follows publishing; 503s counted and logged by cause.
+
+Component tests over fake sinks (no broker): the real app, driven through httpx's ASGI transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+import pytest
+
+from collector.errors import Unavailable
+from collector.routing import OutRecord
+from collector.sinks import InMemorySink
+from tests.unit.collector.conftest import EventFactory, asgi_client, auth, body, build_app, make_settings
+
+TOKEN = "tok_admission_0123456789"
+ADMIN = "ak_shop_admin_0123456789"
+WEBHOOK = f"/v1/webhooks/gdt-01/click?token={TOKEN}&click_id="
+
+
+class PublishFailingSink(InMemorySink):
+    """Metadata answers (is_healthy stays True) while every publish is refused: the case /readyz used to miss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusing = False
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        if self.refusing:
+            msg = "Kafka refused the batch: OutOfOrderSequenceNumber"
+            raise Unavailable(msg, cause="producer_replaced")
+        await super().publish(records)
+
+    async def is_healthy(self) -> bool:
+        return True
+
+
+class BlockingSink(InMemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().publish(records)
+
+
+class OneRecordThenFailSink(InMemorySink):
+    """Stores the first record of a publish, then fails: a broker that stops in the middle of a request."""
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        self.records.extend(records[:1])
+        if len(records) > 1:
+            msg = "Kafka did not acknowledge within 2.0s"
+            raise Unavailable(msg, cause="kafka_timeout")
+
+
+@pytest.fixture
+def apps_file(tmp_path: Path) -> Path:
+    path = tmp_path / "apps.json"
+    path.write_bytes(orjson.dumps({"apps": [{
+        "app_id": "shop", "write_keys": ["wk_shop_12345678"], "admin_keys": [ADMIN],
+        "integrations": [{"id": "gdt-01", "platform": "tencent_ads", "token": TOKEN, "channel": "tencent_ads"}],
+    }]}))
+    return path
+
+
+def unavailable_counts(metrics_text: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("touchstream_collector_unavailable_total{"):
+            labels, value = line.rsplit(" ", 1)
+            out[labels.split('cause="', 1)[1].split('"', 1)[0]] = float(value)
+    return out
+
+
+async def test_readyz_is_503_while_publishing_fails_even_though_metadata_answers(make_event: EventFactory) -> None:
+    sink = PublishFailingSink()
+    app = build_app(make_settings(), sink)
+    now = [1000.0]
+    app.state.collector.monotonic = lambda: now[0]
+    async with asgi_client(app) as client:
+        assert (await client.get("/readyz")).status_code == 200
+        sink.refusing = True
+        assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 503
+        ready = await client.get("/readyz")
+        assert (ready.status_code, ready.json()) == (503, {"status": "publishing fails (producer_replaced)"})
+        assert (await client.get("/healthz")).status_code == 200  # liveness: a restart would not help
+
+        sink.refusing = False
+        assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 200
+        assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_readiness_after_a_failure_falls_back_to_the_probe_once_the_hold_is_over(
+    make_event: EventFactory,
+) -> None:
+    # Without traffic (an orchestrator routes none to an unready collector) nothing would ever clear the failure.
+    sink = PublishFailingSink()
+    app = build_app(make_settings(), sink)
+    hold = app.state.collector.health.hold_s
+    now = [1000.0]
+    app.state.collector.monotonic = lambda: now[0]
+    sink.refusing = True
+    async with asgi_client(app) as client:
+        assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 503
+        now[0] += hold
+        assert (await client.get("/readyz")).status_code == 503
+        now[0] += 0.5
+        assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_503s_are_counted_by_cause_in_metrics(make_event: EventFactory) -> None:
+    sink = PublishFailingSink()
+    app = build_app(make_settings(), sink)
+    async with asgi_client(app) as client:
+        sink.refusing = True
+        for _ in range(3):
+            assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 503
+        sink.refusing = False
+        app.state.collector.admission.draining = True
+        for _ in range(2):
+            assert (await client.post("/v1/batch", content=body([make_event()]), headers=auth())).status_code == 503
+        scraped = (await client.get("/metrics")).text
+    assert unavailable_counts(scraped) == {"producer_replaced": 3.0, "draining": 2.0}
+
+
+async def test_a_503_is_logged_once_per_cause_per_interval(
+    make_event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = PublishFailingSink()
+    app = build_app(make_settings(), sink)
+    interval = app.state.collector.unavailable_log.interval_s
+    now = [1000.0]
+    app.state.collector.monotonic = lambda: now[0]
+    sink.refusing = True
+    caplog.set_level(logging.WARNING, logger="collector.admission")
+    async with asgi_client(app) as client:
+        for _ in range(4):
+            await client.post("/v1/batch", content=body([make_event()]), headers=auth())
+        app.state.collector.admission.draining = True
+        await client.post("/v1/batch", content=body([make_event()]), headers=auth())
+        app.state.collector.admission.draining = False
+        now[0] += interval
+        await client.post("/v1/batch", content=body([make_event()]), headers=auth())
+    lines = [r.getMessage() for r in caplog.records if r.name == "collector.admission"]
+    assert lines == [
+        "503 producer_replaced on /v1/batch: Kafka refused the batch: OutOfOrderSequenceNumber "
+        "(1 since the last report of this cause)",
+        "503 draining on /v1/batch: the collector is shutting down; retry with the same event ids "
+        "(1 since the last report of this cause)",
+        # The three suppressed within the interval are counted into the next line.
+        "503 producer_replaced on /v1/batch: Kafka refused the batch: OutOfOrderSequenceNumber "
+        "(4 since the last report of this cause)",
+    ]
+
+
+async def test_webhooks_and_spend_uploads_are_refused_while_draining(apps_file: Path) -> None:
+    sink = InMemorySink()
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    app.state.collector.admission.draining = True
+    rows = {"rows": [{"date": "2024-04-30", "channel": "douyin", "spend": "10"}]}
+    async with asgi_client(app) as client:
+        answers = [
+            await client.get(WEBHOOK + "c1"),
+            await client.post(f"/v1/webhooks/gdt-01/click?token={TOKEN}", json={"click_id": "c2"}),
+            await client.post("/v1/costs", json=rows, headers={"X-Admin-Key": ADMIN}),
+        ]
+    assert [(a.status_code, a.headers.get("retry-after"), a.json()["error"]) for a in answers] == [
+        (503, "2", "overloaded")
+    ] * 3
+    assert sink.records == []
+
+
+async def test_webhooks_and_uploads_count_against_the_in_flight_bound_and_shutdown_waits_for_them(
+    apps_file: Path,
+) -> None:
+    sink = BlockingSink()
+    app = build_app(
+        make_settings(collector_apps_file=apps_file, collector_write_keys="", collector_max_in_flight=1), sink
+    )
+    admission = app.state.collector.admission
+    rows = {"rows": [{"date": "2024-04-30", "channel": "douyin", "spend": "10"}]}
+    async with asgi_client(app) as client:
+        webhook = asyncio.create_task(client.get(WEBHOOK + "slow"))
+        await asyncio.wait_for(sink.entered.wait(), 10)  # a guard against a hang, not a timing assert
+        upload = await client.post("/v1/costs", json=rows, headers={"X-Admin-Key": ADMIN})
+        assert (upload.status_code, upload.json()["error"]) == (503, "overloaded")
+
+        drain = asyncio.create_task(admission.drain(30))
+        await asyncio.sleep(0.05)
+        assert not drain.done()  # the webhook is still in flight: shutdown must not stop the producer under it
+        sink.release.set()
+        assert (await webhook).status_code == 200
+        await asyncio.wait_for(drain, 10)
+    assert admission.in_flight == 0
+    assert [e["click_id"] for r in sink.records for e in orjson.loads(r.value)] == ["slow"]
+
+
+def spend_rows(n: int) -> list[dict[str, str]]:
+    return [{"date": f"2024-04-{i % 28 + 1:02d}", "channel": "tencent_ads", "campaign": f"campaign-{i}",
+             "spend": "1200.50", "source": "tencent_ads"} for i in range(n)]
+
+
+async def test_a_spend_upload_is_one_kafka_record(apps_file: Path) -> None:
+    # 1,500 rows of ~540 bytes: the old 256 KB split made four records of one upload.
+    sink = InMemorySink()
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    async with asgi_client(app) as client:
+        r = await client.post("/v1/costs", json={"rows": spend_rows(1500)}, headers={"X-Admin-Key": ADMIN})
+    assert (r.status_code, r.json()) == (200, {"accepted": 1500})
+    assert [rec.event_count for rec in sink.records] == [1500]
+
+
+async def test_a_sink_failing_mid_upload_stores_nothing(apps_file: Path) -> None:
+    # The sink stores the first record of a publish and fails the rest: an upload must not be cut in two.
+    sink = OneRecordThenFailSink()
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    async with asgi_client(app) as client:
+        r = await client.post("/v1/costs", json={"rows": spend_rows(1500)}, headers={"X-Admin-Key": ADMIN})
+    stored = sum(rec.event_count for rec in sink.records)
+    # One record per upload, so the sink's "first record only" is the whole upload (split: 503 with a part kept).
+    assert (r.status_code, stored) == (200, 1500)
+
+
+async def test_an_upload_too_large_for_one_record_is_413_and_stores_nothing(apps_file: Path) -> None:
+    sink = InMemorySink()
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    async with asgi_client(app) as client:
+        r = await client.post("/v1/costs", json={"rows": spend_rows(2500)}, headers={"X-Admin-Key": ADMIN})
+    assert r.status_code == 413
+    message = r.json()["message"]
+    assert message.startswith("2500 spend rows make a ") and "at most 1000000 bytes" in message
+    assert "split it into uploads of at most about 18" in message  # ~540 bytes a row: 1,8xx rows fit
+    assert sink.records == []
