@@ -3,17 +3,36 @@
 State is a function of what ClickHouse holds below the committed offsets: on partition assignment, and after a
 failed flush, a partition's state is rebuilt from ClickHouse and consumption restarts from the committed offset.
 That keeps recovery, rebalances and a second group member on one simple, tested path.
+
+Rebalances. aiokafka runs the rebalance listener in its coordinator task, concurrently with the poll loop, and
+awaits `on_partitions_revoked` before it rejoins the group. The invariant: an offset is committed only by the
+flush that wrote the rows below it, with the partition state (processor) that produced those rows still the
+partition's state. It holds by construction:
+  - one lock (`_lock`) is held by every flush, by every restore (on assignment and after a failure) and by the
+    whole of the revocation handling, so two flushes of one partition never overlap, and a revocation waits for
+    the flush in progress to finish (its commits happen before the revocation returns, while this member
+    still owns the partition in the old generation) or to fail;
+  - a flush fixes its ranges, records and processors when it starts and never looks them up again in the dicts
+    a rebalance changes;
+  - a flush that fails drops the processors of its partitions before it lets go of the lock (they absorbed a
+    range that ClickHouse may not hold): nothing is flushed from them again, the revocation that was waiting
+    finds nothing to flush, and the partition is rebuilt from ClickHouse and replayed from its checkpoint;
+  - records are buffered in the same step that `getmany` returns them, with no await in between: aiokafka
+    returns no records while a reassignment is in progress, so buffers only hold records of the current
+    assignment, fetched from its committed offset on.
+A revoked partition may come straight back: it is restored from ClickHouse like any other assigned partition.
+A commit refused because the group is rebalancing (CommitFailed, RebalanceInProgress) fails the flush like any
+other commit failure: the range is replayed by whoever owns the partition next, with the same insert tokens.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -22,6 +41,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, StoreFatal, StreamError
+from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.metrics import StreamMetrics
 from stream.processor import EngineFactory, Output, PartitionProcessor, SourceRecord
 from stream.restore_state import restore_engines, restore_seen_ids
@@ -30,33 +50,14 @@ from stream.writer import ClickHouseWriter
 
 log = logging.getLogger(__name__)
 
-# Each flush allocates millions of short-lived containers (decoded events, rows) next to a large long-lived state
-# (dedup ids, journeys). With CPython's default thresholds (700, 10, 10) the collector re-scans that state again
-# and again: 1.3 s of 7 s when processing 200k events, with 10 full collections. Young objects every 50k
-# allocations and the whole heap rarely cut that to 0.45 s; the state holds no reference cycles to wait for.
-GC_THRESHOLDS = (50_000, 50, 100)
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    """One partition's part of a flush, fixed when the flush starts (a rebalance cannot change it)."""
 
-
-class _GcThresholds:
-    """Sets GC_THRESHOLDS while at least one runner runs (tests run several in one process), then restores."""
-
-    def __init__(self) -> None:
-        self._users = 0
-        self._saved = gc.get_threshold()
-
-    def __enter__(self) -> None:
-        if self._users == 0:
-            self._saved = gc.get_threshold()
-            gc.set_threshold(*GC_THRESHOLDS)
-        self._users += 1
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._users -= 1
-        if self._users == 0:
-            gc.set_threshold(*self._saved)
-
-
-_GC_THRESHOLDS = _GcThresholds()
+    tp: TopicPartition
+    range: Range
+    records: list[SourceRecord]
+    processor: PartitionProcessor
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -92,6 +93,11 @@ class StreamRunner:
         self._needs_restore: set[TopicPartition] = set()
         self._oldest_buffered: float | None = None
         self._backoff = settings.stream_retry_initial_s
+        # Held by every flush, restore and revocation: see the module docstring.
+        self._lock = asyncio.Lock()
+        # aiokafka logs and swallows what a rebalance listener raises: a fatal store error seen there is kept
+        # here and raised by the poll loop, so the process stops instead of idling without partitions.
+        self._fatal: StoreFatal | None = None
         self.ready = asyncio.Event()
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -114,7 +120,7 @@ class StreamRunner:
         self._consumer.subscribe([s.kafka_events_topic, s.kafka_deadletter_topic], listener=_Listener(self))
         await self._consumer.start()
         graceful = False
-        with _GC_THRESHOLDS:
+        with RUNNING_GC_THRESHOLDS:
             try:
                 while not stop.is_set():
                     await self._poll_once()
@@ -141,9 +147,12 @@ class StreamRunner:
     async def _poll_once(self) -> None:
         consumer = self._consumer
         assert consumer is not None
+        if self._fatal is not None:
+            raise self._fatal
         if self._needs_restore and not await self._retry_restore():
             return
         batches = await consumer.getmany(timeout_ms=100, max_records=self.settings.stream_max_poll_records)
+        # No await from here to the end of the loop: the records belong to the assignment of this moment.
         assignment = consumer.assignment()
         for tp, messages in batches.items():
             # Records may arrive while on_assigned is still restoring state (aiokafka fetches from the committed
@@ -177,50 +186,76 @@ class StreamRunner:
         return age >= self.settings.stream_flush_interval_s
 
     async def _flush(self, partitions: list[TopicPartition]) -> None:
+        async with self._lock:
+            await self._flush_locked(partitions)
+
+    async def _flush_locked(self, partitions: list[TopicPartition]) -> None:
         consumer = self._consumer
         if consumer is None:
             return
-        ranges: dict[TopicPartition, Range] = {}
-        for tp in partitions:
-            buffer = self._buffers.get(tp, [])
-            if tp not in self._processors:
-                continue  # its state is still being restored
-            end = batch_end([r.offset for r in buffer], self._forced_end.get(tp))
-            if end is not None:
-                ranges[tp] = Range(tp.topic, tp.partition, buffer[0].offset, end)
-        if not ranges:
+        slices = self._slices(partitions)
+        if not slices:
             return
         started = time.perf_counter()
         cycle_start = self._monotonic()
-        await _commit(consumer, {tp: OffsetAndMetadata(r.first, r.pending_marker()) for tp, r in ranges.items()})
+        try:
+            written = await self._checkpoint(consumer, slices)
+        except BaseException:
+            # The processors absorbed ranges that ClickHouse may not hold: never flush from them again. The
+            # partitions are rebuilt from ClickHouse and replayed from the committed offset (or the next owner's).
+            for s in slices:
+                if self._processors.get(s.tp) is s.processor:
+                    del self._processors[s.tp]
+                    self._needs_restore.add(s.tp)
+            raise
+        for s in slices:
+            buffer = self._buffers.get(s.tp)
+            if buffer is not None:
+                self._buffers[s.tp] = [r for r in buffer if r.offset > s.range.last]
+            if self._processors.get(s.tp) is s.processor:
+                self._forced_end.pop(s.tp, None)
+            self.metrics.committed_offset.labels(s.tp.topic, str(s.tp.partition)).set(s.range.last + 1)
+        # The interval counts from the start of this flush, so a slow flush does not add to the next wait.
+        self._oldest_buffered = cycle_start if any(self._buffers.values()) else None
+        self.metrics.flush_seconds.observe(time.perf_counter() - started)
+        if written:
+            log.info("flushed %d events from %d partitions", written, len(slices))
+
+    def _slices(self, partitions: list[TopicPartition]) -> list[_Slice]:
+        slices = []
+        for tp in dict.fromkeys(partitions):
+            processor = self._processors.get(tp)
+            buffer = self._buffers.get(tp, [])
+            if processor is None:
+                continue  # its state is still being restored, or was dropped by a failed flush
+            end = batch_end([r.offset for r in buffer], self._forced_end.get(tp))
+            if end is not None:
+                records = [r for r in buffer if r.offset <= end]
+                slices.append(_Slice(tp, Range(tp.topic, tp.partition, buffer[0].offset, end), records, processor))
+        return slices
+
+    async def _checkpoint(self, consumer: AIOKafkaConsumer, slices: list[_Slice]) -> int:
+        """The checkpoint protocol (stream/checkpoint.py) for the slices; returns the number of events written."""
+        await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.first, s.range.pending_marker()) for s in slices})
         written = 0
         # A pipeline of two: while one partition's rows are inserted (chDB releases the GIL while it writes), the
         # next partition is processed. Inserts still run one at a time, in partition order, and none starts
         # after one has failed.
         pending: asyncio.Task[int] | None = None
         try:
-            for tp, rng in ranges.items():
-                records = [r for r in self._buffers[tp] if r.offset <= rng.last]
-                out = self._processors[tp].process(records)
+            for s in slices:
+                out = s.processor.process(s.records)
                 if pending is not None:
                     written += await pending
-                pending = asyncio.create_task(self._write(out, rng))
+                pending = asyncio.create_task(self._write(out, s.range))
             if pending is not None:
                 written += await pending
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
-        await _commit(consumer, {tp: OffsetAndMetadata(r.last + 1, "") for tp, r in ranges.items()})
-        for tp, rng in ranges.items():
-            self._buffers[tp] = [r for r in self._buffers[tp] if r.offset > rng.last]
-            self._forced_end.pop(tp, None)
-            self.metrics.committed_offset.labels(tp.topic, str(tp.partition)).set(rng.last + 1)
-        # The interval counts from the start of this flush, so a slow flush does not add to the next wait.
-        self._oldest_buffered = cycle_start if any(self._buffers.values()) else None
-        self.metrics.flush_seconds.observe(time.perf_counter() - started)
-        if written:
-            log.info("flushed %d events from %d partitions", written, len(ranges))
+        await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.last + 1, "") for s in slices})
+        return written
 
     async def _write(self, out: Output, rng: Range) -> int:
         """Insert one partition's rows into every table; returns the number of events written."""
@@ -233,50 +268,64 @@ class StreamRunner:
         return len(out.events)
 
     async def _recover(self, exc: StreamError) -> None:
-        """ClickHouse (or the commit) failed: back off, then restart every partition from its checkpoint."""
+        """ClickHouse (or the commit) failed: back off, then restart the flush's partitions from their checkpoint.
+
+        The failed flush already dropped their processors (see `_flush_locked`). The back-off sleeps without the
+        lock, so a rebalance meanwhile is not held up; the partitions it revokes need no restore here.
+        """
         delay = self._backoff
         self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
         self.metrics.flush_failures.inc()
         log.warning("flush failed, retrying in %.1fs from the last checkpoint: %s", delay, exc)
         await asyncio.sleep(delay)
-        # The processors' state absorbed the failed range: it is no longer what ClickHouse holds. Drop it, so
-        # nothing is flushed from it, and rebuild from ClickHouse before the next flush.
-        self._needs_restore.update(self._processors)
-        self._processors.clear()
         await self._retry_restore()
 
     async def _retry_restore(self) -> bool:
-        tps = [tp for tp in self._needs_restore if self._consumer and tp in self._consumer.assignment()]
         try:
-            await self._restore(tps, rewind=True)
+            async with self._lock:
+                consumer = self._consumer
+                tps = [tp for tp in self._needs_restore if consumer is not None and tp in consumer.assignment()]
+                await self._restore(tps, rewind=True)
+                self._needs_restore.clear()
         except StreamError as exc:
             log.warning("state restore from ClickHouse failed, retrying in %.1fs: %s", self._backoff, exc)
             await asyncio.sleep(self._backoff)
             self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
             return False
-        self._needs_restore.clear()
         return True
 
     # -- rebalancing ---------------------------------------------------------------------------------------
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
-        try:
-            await self._flush([tp for tp in revoked if tp in self._buffers])
-        except StreamError as exc:
-            # Uncommitted: the partition's next owner replays the range from the pending marker.
-            log.warning("flush on revoke failed, the next owner replays it: %s", exc)
-        for tp in revoked:
-            self._needs_restore.discard(tp)
-            self._buffers.pop(tp, None)
-            self._processors.pop(tp, None)
-            self._forced_end.pop(tp, None)
+        """Write what the revoked partitions hold, then forget them. Waits for a flush in progress to finish.
+
+        aiokafka awaits this before it rejoins, so this member still owns the partitions in the old generation
+        and its commits are accepted (a refused one fails the flush, and the next owner replays the range).
+        """
+        async with self._lock:
+            try:
+                await self._flush_locked(revoked)
+            except StoreFatal as exc:
+                self._fatal = exc
+                log.warning("flush on revoke failed, the next owner replays it: %s", exc)
+            except StreamError as exc:
+                # Uncommitted: the partition's next owner replays the range from the pending marker.
+                log.warning("flush on revoke failed, the next owner replays it: %s", exc)
+            finally:
+                for tp in revoked:
+                    self._needs_restore.discard(tp)
+                    self._buffers.pop(tp, None)
+                    self._processors.pop(tp, None)
+                    self._forced_end.pop(tp, None)
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         while True:
             try:
-                await self._restore(assigned)
+                async with self._lock:
+                    await self._restore(assigned)
                 break
-            except StoreFatal:
+            except StoreFatal as exc:
+                self._fatal = exc
                 raise
             except StreamError as exc:
                 log.warning("cannot restore state from ClickHouse yet, retrying: %s", exc)

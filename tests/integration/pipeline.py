@@ -111,3 +111,63 @@ async def wait_rows(writer: ClickHouseWriter, sql: str, want: Any, timeout: floa
             return got
         await asyncio.sleep(0.2)
     raise AssertionError(f"waited {timeout}s for {sql!r} == {want!r}, last {got!r}")
+
+
+# -- for the rebalance fault tests ----------------------------------------------------------------------------
+
+MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+
+
+class SlowWriter(ClickHouseWriter):
+    """ClickHouse that takes `delay_s` longer for every insert, so rebalances land while a flush writes."""
+
+    def __init__(self, client: Any, delay_s: float) -> None:
+        super().__init__(client)
+        self.delay_s = delay_s
+        self.inserts = 0
+
+    async def insert(self, table: str, columns: Any, rows: list[tuple[Any, ...]], token: str) -> None:
+        if rows:
+            self.inserts += 1
+            await asyncio.sleep(self.delay_s)
+        await super().insert(table, columns, rows, token)
+
+
+def journey(prefix: str, source: str) -> list[dict[str, Any]]:
+    """One person: a visit from `source` (utm), a registration, an order: two conversions on one touch."""
+    def ev(n: str, type_: str, minute: int, **fields: Any) -> dict[str, Any]:
+        return {"event_id": f"{prefix}-{n}", "type": type_, "timestamp": f"2026-11-20T10:{minute:02d}:00.000Z",
+                "anonymous_id": f"anon-{prefix}", **fields}
+
+    return [
+        ev("enter", "enter", 0, context={"query": {"utm_source": source, "utm_medium": "cpc"}}),
+        ev("register", "register", 1),
+        ev("order", "convert", 2, properties={"order_id": f"{prefix}-o", "revenue": "10.00", "currency": "CNY"}),
+    ]
+
+
+def journey_credits(prefix: str, source: str) -> set[tuple[str, str, str, float, str]]:
+    """By definition: one touch before each conversion gets all of its credit in every model."""
+    touch = f"{prefix}-enter"
+    return {
+        (conversion, model, touch, 1.0, source)
+        for conversion in (f"register:{prefix}-register", f"order:{prefix}-o")
+        for model in MODELS
+    }
+
+
+async def stored_credits(writer: ClickHouseWriter) -> set[tuple[str, str, str, float, str]]:
+    rows = await writer.query(
+        "SELECT conversion_id, model, touchpoint_id, credit, channel FROM attribution_credits_current"
+    )
+    return {(c, m, t, float(credit), ch) for c, m, t, credit, ch in rows}
+
+
+async def doubled_rows(writer: ClickHouseWriter) -> list[tuple[Any, ...]]:
+    """Events stored twice (raw table, no FINAL) and credits written twice for one conversion version."""
+    events = await writer.query("SELECT count() - uniqExact(app_id, event_id) FROM events")
+    credits = await writer.query(
+        "SELECT count() FROM (SELECT conversion_id, version, model, touch_index, count() AS n "
+        "FROM attribution_credits GROUP BY ALL HAVING n > 1)"
+    )
+    return [events[0], credits[0]]
