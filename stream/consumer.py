@@ -20,9 +20,8 @@ partition's state. It holds by construction:
   - records are buffered in the same step that `getmany` returns them, with no await in between: aiokafka
     returns no records while a reassignment is in progress, so buffers only hold records of the current
     assignment, fetched from its committed offset on.
-A revoked partition may come straight back: it is restored from ClickHouse like any other assigned partition.
-A commit refused because the group is rebalancing (CommitFailed, RebalanceInProgress) fails the flush like any
-other commit failure: the range is replayed by whoever owns the partition next, with the same insert tokens.
+A partition that comes straight back is restored like any other; a commit refused during a rebalance fails
+the flush like any commit failure, and the next owner replays the range with the same insert tokens.
 """
 
 from __future__ import annotations
@@ -40,12 +39,13 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from stream.checkpoint import Range, batch_end, pending_end
-from stream.errors import CheckpointFailed, StoreFatal, StreamError
+from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
 from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.metrics import StreamMetrics
 from stream.processor import EngineFactory, Output, PartitionProcessor, SourceRecord
-from stream.restore_state import restore_engines, restore_seen_ids
+from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids
 from stream.settings import StreamSettings
+from stream.topology import grown_problem
 from stream.writer import ClickHouseWriter
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,11 @@ class StreamRunner:
         metrics: StreamMetrics,
         engine_factory: EngineFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        partitions: int | None = None,
     ) -> None:
         self.settings = settings
+        # The events topic's pinned partition count (stream/topology.py); None: not checked (tests).
+        self._partitions = partitions
         self._engine_factory = engine_factory
         self.writer = writer
         self.metrics = metrics
@@ -244,7 +247,7 @@ class StreamRunner:
         pending: asyncio.Task[int] | None = None
         try:
             for s in slices:
-                out = s.processor.process(s.records)
+                out = await self._process(s)
                 if pending is not None:
                     written += await pending
                 pending = asyncio.create_task(self._write(out, s.range))
@@ -256,6 +259,15 @@ class StreamRunner:
                 await asyncio.gather(pending, return_exceptions=True)
         await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.last + 1, "") for s in slices})
         return written
+
+    async def _process(self, s: _Slice) -> Output:
+        """The pure step, told which of its conversion events ClickHouse already holds below the range."""
+        decoded = s.processor.decode(s.records)
+        stored: frozenset[tuple[str, str]] = frozenset()
+        if s.tp.topic == self.settings.kafka_events_topic:
+            unknown = s.processor.unknown_conversions(decoded)
+            stored = await stored_event_ids(self.writer, s.tp.partition, s.range.first, unknown)
+        return s.processor.process_decoded(decoded, stored)
 
     async def _write(self, out: Output, rng: Range) -> int:
         """Insert one partition's rows into every table; returns the number of events written."""
@@ -348,6 +360,10 @@ class StreamRunner:
         )
         s = self.settings
         for tp in partitions:
+            if tp.topic == s.kafka_events_topic and self._partitions is not None:
+                known = len(consumer.partitions_for_topic(tp.topic) or ())
+                if (problem := grown_problem(tp.topic, self._partitions, tp.partition, known)) is not None:
+                    raise PartitionsChanged(problem)  # the topic grew while we ran: stop, rows would lose
             meta = committed.get(tp)
             offset = meta.offset if meta is not None and meta.offset >= 0 else None
             processor = PartitionProcessor(

@@ -45,6 +45,10 @@ class StoreFatal(StreamError):
     """ClickHouse refused the batch for a reason a retry cannot fix."""
 
 
+class PartitionsChanged(StoreFatal):
+    """The events topic no longer has the partition count the stored versions were made with (stream/topology)."""
+
+
 def clickhouse_code(exc: BaseException) -> int | None:
     match = _CODE.search(str(exc))
     return int(match.group(1)) if match else None

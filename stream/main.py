@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from stream.channels.taxonomy import TaxonomyError, load_taxonomy
 from stream.consumer import StreamRunner
-from stream.errors import StoreFatal
+from stream.errors import PartitionsChanged, StoreFatal
 from stream.journeys.config import ConfigError, load_config
 from stream.journeys.engine import AppEngine
 from stream.metrics import StreamMetrics
@@ -51,6 +51,9 @@ def run() -> int:
     except (StartupError, ConfigError, TaxonomyError, AnalystKeyError) as exc:
         sys.stderr.write(f"stream: {exc}\n")
         return 2
+    except PartitionsChanged as exc:
+        sys.stderr.write(f"stream: {exc}\n")
+        return 2
     except StoreFatal as exc:
         sys.stderr.write(f"stream: ClickHouse refused our writes, stopping: {exc}\n")
         return 1
@@ -61,7 +64,8 @@ async def _main(settings: StreamSettings) -> int:
     client = connect(settings.clickhouse_url, settings.clickhouse_database)
     migrate(client)
     events_topic = settings.kafka_events_topic
-    pin_partitions(client, events_topic, await topic_partitions(settings.kafka_bootstrap_servers, events_topic))
+    partitions = await topic_partitions(settings.kafka_bootstrap_servers, events_topic)
+    pin_partitions(client, events_topic, partitions)
     query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
     writer = ClickHouseWriter(client)
     config = load_config(settings.stream_attribution_config)
@@ -69,7 +73,9 @@ async def _main(settings: StreamSettings) -> int:
     analyst_keys = FileAnalystKeys(settings.stream_apps_file) if settings.stream_apps_file else None
     write_channel_catalog(client, taxonomy)
     metrics = StreamMetrics()
-    runner = StreamRunner(settings, writer, metrics, lambda app_id: AppEngine(app_id, config, taxonomy))
+    runner = StreamRunner(
+        settings, writer, metrics, lambda app_id: AppEngine(app_id, config, taxonomy), partitions=partitions
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,6 +87,7 @@ async def _main(settings: StreamSettings) -> int:
             create_query_app(
                 query_client, settings.stream_query_max_rows, settings.stream_query_timeout_s, metrics.registry,
                 analyst_keys, allowed_hosts=settings.stream_query_allowed_hosts,
+                sql_key=settings.stream_sql_key.get_secret_value() if settings.stream_sql_key else None,
             ),
             host=settings.stream_query_host,
             port=settings.stream_query_port,

@@ -27,6 +27,13 @@ def partition_problem(topic: str, recorded: int | None, current: int) -> str | N
     )
 
 
+def grown_problem(topic: str, pinned: int, partition: int, known: int) -> str | None:
+    """A partition at or past the pinned count was assigned: the topic grew while the processor ran."""
+    if partition < pinned:
+        return None
+    return partition_problem(topic, pinned, max(known, partition + 1))
+
+
 async def topic_partitions(bootstrap: str, topic: str, timeout_s: float = 15.0) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
     try:

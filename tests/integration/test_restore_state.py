@@ -22,7 +22,9 @@ from stream.processor import Output, PartitionProcessor, SourceRecord
 from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids
 from stream.rows import CONVERSION_COLUMNS
 from stream.writer import ClickHouseWriter
+from tests.integration.pipeline import produce_raw, start_stream, stream_settings, wait_rows
 from tests.unit.journeys.conftest import APP, ad_click, day, ev
+from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -193,3 +195,29 @@ async def test_the_stored_id_lookup_sees_only_rows_below_the_range(writer: Click
     # A replay of the range starting at 1 must not see its own half-written rows.
     assert await stored_event_ids(writer, 0, 1, keys) == {(APP, "r1")}
     assert await stored_event_ids(writer, 1, 2, keys) == frozenset()
+
+
+async def test_the_running_processor_drops_an_order_resent_after_its_person_was_evicted(
+    kafka_bootstrap: str, topics: dict[str, str], writer: ClickHouseWriter,
+) -> None:
+    # Through the real consumer and broker: the stored-id lookup sits in the flush, not only in this file's mimic.
+    settings = stream_settings(kafka_bootstrap, topics)
+    await ensure_topics(kafka_bootstrap, settings.topic_specs())
+    events_topic = topics["KAFKA_EVENTS_TOPIC"]
+    order = {**ev("buy1", "convert", day(1), "dev1", user_id="u1", revenue="99"), "app_id": APP}
+    stream = start_stream(settings, writer)
+    try:
+        await produce_raw(kafka_bootstrap, events_topic, APP, [order])
+        await wait_rows(writer, "SELECT count() FROM conversions", 1)
+        later = [{**ev(f"other-{w}", "enter", day(8 + 7 * w), "dev2"), "app_id": APP} for w in range(29)]
+        await produce_raw(kafka_bootstrap, events_topic, APP, later)
+        await wait_rows(writer, "SELECT count() FROM events", 30)
+        await produce_raw(kafka_bootstrap, events_topic, APP, [dict(order)])
+        sentinel = {**ev("sentinel", "enter", day(210), "dev3"), "app_id": APP}
+        await produce_raw(kafka_bootstrap, events_topic, APP, [sentinel])
+        await wait_rows(writer, "SELECT count() FROM events WHERE event_id = 'sentinel'", 1)
+    finally:
+        await stream.close()
+    rows = await writer.query("SELECT conversion_type, version, deleted FROM conversions ORDER BY version")
+    assert [(kind, deleted) for kind, _, deleted in rows] == [("convert", False)]
+    assert await writer.query("SELECT count() FROM events WHERE event_id = 'buy1'") == [(1,)]

@@ -54,28 +54,35 @@ def test_bad_settings_are_one_line() -> None:
     assert result.stderr.strip().splitlines()[-1].startswith("collector: invalid configuration:")
 
 
-async def test_a_topic_that_gained_partitions_is_refused_at_start(kafka_bootstrap: str, tmp_path: Path) -> None:
+async def test_a_topic_that_gained_partitions_stops_the_processor_and_is_refused_at_start(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     topic = unique("events")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_TOPIC_PARTITIONS": "2",
         "KAFKA_DEADLETTER_TOPIC": unique("dl"), "STREAM_GROUP_ID": unique("g"),
         "CLICKHOUSE_URL": f"chdb://{tmp_path / 'ch'}", "STREAM_QUERY_PORT": str(free_port()),
     }
-    first = Service("stream", env, tmp_path / "first.log").start()
-    try:
-        wait_for(lambda: "assigned" in first.logs(), 60, "the first start to consume", first)
-    finally:
-        assert first.stop() == 0
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        await admin.create_partitions({topic: NewPartitions(total_count=3)})
-    finally:
-        await admin.close()
-    result = run("stream", env)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
+    expected = (
         f"stream: {topic} has 3 partitions but the rows in ClickHouse were versioned with 2: versions are "
         "per-partition offsets, so a different count would let old rows win; replay into a new database or "
         "restore the partition count (docs/attribution.md, Partitions)"
     )
+    running = Service("stream", env, tmp_path / "first.log").start()
+    try:
+        wait_for(lambda: "assigned" in running.logs(), 60, "the first start to consume", running)
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_partitions({topic: NewPartitions(total_count=3)})
+        finally:
+            await admin.close()
+        # The running processor learns of the new partition at its next metadata refresh and rebalance.
+        assert running.proc is not None
+        assert running.proc.wait(60) == 2
+        assert running.logs().strip().splitlines()[-1] == expected
+    finally:
+        running.stop()
+    result = run("stream", env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == expected
