@@ -10,6 +10,14 @@ export KAFKA_PORT="${KAFKA_PORT:-9092}"
 export KAFKA_BOOTSTRAP_SERVERS="${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:$KAFKA_PORT}"
 export LOG_JSON="${LOG_JSON:-false}"
 bin=.venv/bin
+# The dev deployment's SQL key for POST /v1/query (all apps): made once per checkout, kept out of git in data/.
+if [[ -z "${STREAM_SQL_KEY:-}" ]]; then
+  if [[ ! -s data/sql.key ]]; then
+    (umask 077; $bin/python -c "import secrets; print(secrets.token_urlsafe(24))" >data/sql.key)
+  fi
+  STREAM_SQL_KEY="$(cat data/sql.key)"
+fi
+export STREAM_SQL_KEY
 
 pids=()
 cleanup() {
@@ -42,7 +50,8 @@ cat <<MSG
 touchstream is running
   collector      http://127.0.0.1:$port   (POST /v1/batch, /docs, /metrics, /readyz)
   kafka          $KAFKA_BOOTSTRAP_SERVERS  (data in data/kafka)
-  clickhouse     $CLICKHOUSE_URL  (query: .venv/bin/touchstream sql "SELECT ...")
+  clickhouse     $CLICKHOUSE_URL
+  sql            .venv/bin/touchstream sql "SELECT ..."  (SQL key: data/sql.key, all apps)
   dashboard      http://127.0.0.1:${STREAM_QUERY_PORT:-8124}/dashboard#app=dev&key=$analyst_key
   reports        .venv/bin/touchstream report channels --app dev --key $analyst_key
   dev app        app_id=dev  write key: $key

@@ -214,6 +214,11 @@ class Kafka:
         self.down()
 
 
+# The SQL key of every processor the benchmarks start (POST /v1/query wants a key); sql() sends it.
+BENCH_SQL_KEY = "bench-sql-key-0123456789abcdef"
+SQL_AUTH = {"Authorization": f"Bearer {BENCH_SQL_KEY}"}
+
+
 # -- the services ----------------------------------------------------------------------------------------------
 
 
@@ -226,7 +231,10 @@ class Service:
     ) -> None:
         self.command = command
         self.module = module
-        self.env = {**os.environ, "LOG_JSON": "false", "TOUCHSTREAM_ENV": "test", "LOG_LEVEL": "WARNING", **env}
+        self.env = {
+            **os.environ, "LOG_JSON": "false", "TOUCHSTREAM_ENV": "test", "LOG_LEVEL": "WARNING",
+            "STREAM_SQL_KEY": BENCH_SQL_KEY, **env,
+        }
         self.log_path = log_path
         self.cpus = cpus
         self.proc: subprocess.Popen[bytes] | None = None
@@ -283,7 +291,7 @@ def wait_http_ok(url: str, timeout: float, service: Service | None = None) -> No
 
 
 def sql(endpoint: str, query: str, timeout: float = 30) -> list[list[Any]]:
-    response = httpx.post(endpoint, content=orjson.dumps({"sql": query}), timeout=timeout)
+    response = httpx.post(endpoint, content=orjson.dumps({"sql": query}), headers=SQL_AUTH, timeout=timeout)
     body = response.json()
     if response.status_code != 200:
         msg = f"query failed ({response.status_code}): {body}"

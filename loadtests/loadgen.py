@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from loadtests.common import EventGenerator, conversions_in, cpu_seconds, now_ms, percentile
+from loadtests.common import SQL_AUTH, EventGenerator, conversions_in, cpu_seconds, now_ms, percentile
 
 MAX_REQUESTS = 5_000_000  # hard bound on any loop, whatever the duration
 
@@ -254,7 +254,7 @@ async def open_loop(spec: dict[str, Any]) -> dict[str, Any]:
                 continue
             ids = ",".join("'" + c.replace("'", "") + "'" for c in pending)
             sql = f"SELECT DISTINCT conversion_id FROM attribution_credits_current WHERE conversion_id IN ({ids})"
-            req = http_post(spec["query_host"], spec["query_port"], "/v1/query", orjson.dumps({"sql": sql}), {})
+            req = http_post(spec["query_host"], spec["query_port"], "/v1/query", orjson.dumps({"sql": sql}), SQL_AUTH)
             asked = time.monotonic()
             try:
                 status, body = await conn.request(req)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from touchstream.config import ServiceSettings
 
@@ -34,5 +34,8 @@ class StreamSettings(ServiceSettings):
     stream_query_timeout_s: int = Field(default=30, ge=1)
     # Host names the query server answers to (DNS-rebinding guard); add the name it is published under.
     stream_query_allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1", "[::1]")
+    # The deployment's SQL key: `Authorization: Bearer <key>` on POST /v1/query reads every app (operators);
+    # unset, only analyst keys open it, each for its own apps' rows.
+    stream_sql_key: SecretStr | None = Field(default=None, min_length=16)
     # The apps file (the collector's COLLECTOR_APPS_FILE): its `analyst_keys` open the report API and dashboard.
     stream_apps_file: Path | None = None

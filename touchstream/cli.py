@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     sql.add_argument("--url", default=os.environ.get("CLICKHOUSE_URL", "chdb://./data/clickhouse"))
     sql.add_argument("--database", default=os.environ.get("CLICKHOUSE_DATABASE", "touchstream"))
     sql.add_argument("--endpoint", default=None, help="the stream processor's query endpoint (embedded store)")
+    sql.add_argument("--key", default=None, help="the SQL key or an analyst key for the query endpoint "
+                     "(default: STREAM_SQL_KEY, else the dev key of `make run` in data/sql.key)")
     schemas = sub.add_parser("schemas", help="export the event JSON Schemas (or --check that they are current)")
     schemas.add_argument("--check", action="store_true", help="exit 1 if schemas/json is stale")
     dev = sub.add_parser("dev-app", help="print the development app's write key, creating it if needed")
@@ -69,11 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "report":
         return _report(args)
     if args.command == "sql":
-        from touchstream.sqlclient import QueryError, default_endpoint, execute, render
+        from touchstream.sqlclient import QueryError, default_endpoint, default_key, execute, render
 
         try:
             endpoint = args.endpoint or default_endpoint()
-            result = execute(args.query, url=args.url, database=args.database, endpoint=endpoint)
+            key = args.key if args.key is not None else default_key()
+            result = execute(args.query, url=args.url, database=args.database, endpoint=endpoint, key=key)
         except QueryError as exc:
             sys.stderr.write(f"touchstream sql: {exc}\n")
             return 1

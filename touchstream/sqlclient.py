@@ -1,8 +1,9 @@
 """`touchstream sql`: run one read-only query and print it as a table, CSV or JSON.
 
-Where the query goes: with a ClickHouse server (CLICKHOUSE_URL=http(s)://...) straight to the server, under
-readonly=1; with the embedded store, to the stream processor's query endpoint (the process that owns the chDB
-folder), or, when no processor is running, to the folder itself.
+Where the query goes: with a ClickHouse server (CLICKHOUSE_URL=http(s)://...) straight to the server; with the
+embedded store, to the stream processor's query endpoint (the process that owns the chDB folder, which wants the
+SQL key or an analyst key: `--key`, default STREAM_SQL_KEY), or, when no processor is running, to the folder
+itself. Wherever it goes, the same guard (stream/readonly.py) decides first and the query runs under readonly=1.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,9 @@ class QueryError(RuntimeError):
     """The query was refused or failed; the message is one line for the analyst."""
 
 
-def execute(sql: str, *, url: str, database: str, endpoint: str, max_rows: int = 100_000) -> dict[str, Any]:
+def execute(
+    sql: str, *, url: str, database: str, endpoint: str, max_rows: int = 100_000, key: str = ""
+) -> dict[str, Any]:
     # Imported here: the guard and the store live with the processor, and `touchstream --help` stays fast.
     from stream.query_server import run_query
     from stream.readonly import NotReadOnly, check_read_only
@@ -32,7 +36,8 @@ def execute(sql: str, *, url: str, database: str, endpoint: str, max_rows: int =
         raise QueryError(str(exc)) from None
     if is_embedded(url):
         try:
-            response = httpx.post(endpoint, content=orjson.dumps({"sql": sql}), timeout=60)
+            headers = {"Authorization": f"Bearer {key}"} if key else {}
+            response = httpx.post(endpoint, content=orjson.dumps({"sql": sql}), headers=headers, timeout=60)
         except httpx.ConnectError:
             response = None
         if response is not None:
@@ -43,9 +48,22 @@ def execute(sql: str, *, url: str, database: str, endpoint: str, max_rows: int =
     try:
         client = connect(url, database)
         return run_query(client, sql, max_rows, 30)
+    except NotReadOnly as exc:
+        raise QueryError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - any store failure is reported to the analyst as one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:500]
         raise QueryError(first) from None
+
+
+DEV_KEY_FILE = Path("data/sql.key")
+
+
+def default_key() -> str:
+    """STREAM_SQL_KEY, or the dev key `make run` keeps in data/sql.key, so a second shell needs no export."""
+    key = os.environ.get("STREAM_SQL_KEY", "")
+    if not key and DEV_KEY_FILE.is_file():
+        key = DEV_KEY_FILE.read_text(encoding="utf-8").strip()
+    return key
 
 
 def default_endpoint() -> str:

@@ -16,6 +16,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
+# Every processor a test starts opens POST /v1/query to this deployment SQL key (all apps); sql() sends it.
+TEST_SQL_KEY = "test-sql-key-0123456789abcdef"
+SQL_AUTH = {"Authorization": f"Bearer {TEST_SQL_KEY}"}
 
 
 class Service:
@@ -23,7 +26,7 @@ class Service:
 
     def __init__(self, command: str, env: dict[str, str], log_path: Path) -> None:
         self.command = command
-        self.env = {**os.environ, "LOG_JSON": "false", "TOUCHSTREAM_ENV": "test", **env}
+        self.env = {**os.environ, "LOG_JSON": "false", "TOUCHSTREAM_ENV": "test", "STREAM_SQL_KEY": TEST_SQL_KEY, **env}
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -78,7 +81,7 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, service: 
 
 
 def sql(endpoint: str, query: str) -> list[list[Any]]:
-    response = httpx.post(endpoint, content=orjson.dumps({"sql": query}), timeout=30)
+    response = httpx.post(endpoint, content=orjson.dumps({"sql": query}), headers=SQL_AUTH, timeout=30)
     body = response.json()
     if response.status_code != 200:
         raise AssertionError(f"query failed ({response.status_code}): {body}")

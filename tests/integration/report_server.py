@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 
 from stream.query_server import create_query_app
 from tests.conftest import free_port
+from tests.integration.harness import TEST_SQL_KEY
 
 ANALYST_KEY = "analyst-key-0123456789"
 
@@ -38,6 +39,8 @@ def serve_app(app: Starlette) -> Iterator[str]:
 
 @contextmanager
 def serve_reports(client: Any, today: date, apps: tuple[str, ...] = ("shop",)) -> Iterator[str]:
-    app = create_query_app(client, 10_000, 30, analyst_keys={ANALYST_KEY: apps}, today=lambda: today)
+    app = create_query_app(
+        client, 10_000, 30, analyst_keys={ANALYST_KEY: apps}, today=lambda: today, sql_key=TEST_SQL_KEY
+    )
     with serve_app(app) as base:
         yield base

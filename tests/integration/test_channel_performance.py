@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.harness import SQL_AUTH
 from tests.integration.report_server import ANALYST_KEY, serve_reports
 
 pytestmark = pytest.mark.integration
@@ -245,7 +246,9 @@ def test_unknown_models_and_tombstones_are_not_models(report_server: str, clickh
 
 def test_the_query_server_answers_only_to_its_own_names(report_server: str) -> None:
     # A DNS-rebinding page reaches 127.0.0.1 under its own name: refused before any route runs.
-    rebound = httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}, headers={"Host": "evil.example"})
+    rebound = httpx.post(
+        f"{report_server}/v1/query", json={"sql": "SELECT 1"}, headers={"Host": "evil.example", **SQL_AUTH}
+    )
     assert rebound.status_code == 400
-    assert httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}).json()["rows"] == [[1]]
+    assert httpx.post(f"{report_server}/v1/query", json={"sql": "SELECT 1"}, headers=SQL_AUTH).json()["rows"] == [[1]]
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.harness import Service, scalar, sql, wait_for
+from tests.integration.harness import SQL_AUTH, TEST_SQL_KEY, Service, scalar, sql, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -109,12 +109,14 @@ def test_read_only_sql_refuses_writes_and_table_functions(pipeline) -> None:  # 
         "INSERT INTO events (event_id) VALUES ('x')",
         "SELECT 1; DROP TABLE events",
     ):
-        response = httpx.post(endpoint, json={"sql": statement})
+        response = httpx.post(endpoint, json={"sql": statement}, headers=SQL_AUTH)
         assert response.status_code == 403, (statement, response.text)
-    response = httpx.post(endpoint, json={"sql": "SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')"})
-    assert response.status_code == 403 and "readonly" in response.json()["error"].lower()
-    response = httpx.post(endpoint, json={"sql": "SELECT * FROM file('/etc/passwd', 'LineAsString')"})
+    url = "SELECT * FROM url('http://127.0.0.1:1/', 'CSV', 'a String')"
+    response = httpx.post(endpoint, json={"sql": url}, headers=SQL_AUTH)
+    assert response.status_code == 403 and "table function url()" in response.json()["error"]
+    response = httpx.post(endpoint, json={"sql": "SELECT * FROM file('/etc/passwd', 'LineAsString')"}, headers=SQL_AUTH)
     assert response.status_code == 403
+    assert httpx.post(endpoint, json={"sql": "SELECT 1"}).status_code == 401
     tables = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
     assert scalar(endpoint, tables) == 1
 
@@ -130,7 +132,7 @@ def test_touchstream_sql_prints_what_the_processor_wrote(pipeline, tmp_path: Pat
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "touchstream.cli", "sql", *args, "--endpoint", endpoint,
-             "--url", f"chdb://{tmp_path / 'clickhouse'}"],
+             "--url", f"chdb://{tmp_path / 'clickhouse'}", "--key", TEST_SQL_KEY],
             capture_output=True, text=True, timeout=60, check=False,
         )
 
@@ -145,4 +147,4 @@ def test_touchstream_sql_prints_what_the_processor_wrote(pipeline, tmp_path: Pat
     as_json = cli("SELECT count() AS n FROM events", "--format", "json")
     assert as_json.stdout.strip() == '[{"n":3}]'
     refused = cli("DROP TABLE events")
-    assert refused.returncode == 1 and "only read-only queries" in refused.stderr
+    assert refused.returncode == 1 and "only SELECT and DESCRIBE queries are allowed, not DROP" in refused.stderr

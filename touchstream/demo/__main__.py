@@ -78,8 +78,9 @@ async def _run(args: argparse.Namespace, app: DemoApp, traffic: Traffic, console
     expected = sdk_events + len(traffic.clicks)
     async with httpx.AsyncClient(base_url=args.collector_url, timeout=30) as client:
         await wait_until_authorised(client, app)
-        present = int((await query_row(client, args.query_url, run_events_sql(app.app_id)))[0])
-        mine = int((await query_row(client, args.query_url, run_events_sql(app.app_id, traffic.tag)))[0])
+        key = app.analyst_key
+        present = int((await query_row(client, args.query_url, run_events_sql(app.app_id), key))[0])
+        mine = int((await query_row(client, args.query_url, run_events_sql(app.app_id, traffic.tag), key))[0])
         if present > mine:
             console.print(
                 f"[yellow]{app.app_id} already holds {present - mine:,} events of another demo run[/] (another seed, "
@@ -101,7 +102,7 @@ async def _run(args: argparse.Namespace, app: DemoApp, traffic: Traffic, console
                 return 1
 
             async def landed() -> Landed:
-                row = await query_row(client, args.query_url, landed_sql(app.app_id, traffic.tag))
+                row = await query_row(client, args.query_url, landed_sql(app.app_id, traffic.tag), app.analyst_key)
                 return Landed(*(int(v) for v in row))
 
             await wait_landed(landed, expected_landing(traffic, result), timeout_s=args.timeout, console=console)

@@ -224,9 +224,10 @@ def landed_sql(app_id: str, tag: str) -> str:
     )
 
 
-async def query_row(client: httpx.AsyncClient, query_url: str, sql: str) -> list[Any]:
-    """The first row from the stream processor's read-only SQL endpoint."""
-    response = await client.post(f"{query_url.rstrip('/')}/v1/query", json={"sql": sql}, timeout=60)
+async def query_row(client: httpx.AsyncClient, query_url: str, sql: str, key: str) -> list[Any]:
+    """The first row from the stream processor's read-only SQL endpoint, read with the app's analyst key."""
+    response = await client.post(f"{query_url.rstrip('/')}/v1/query", json={"sql": sql}, timeout=60,
+                                 headers={"Authorization": f"Bearer {key}"})
     if response.status_code != 200:
         msg = f"query refused ({response.status_code}): {response.text[:300]}"
         raise SendError(msg)
