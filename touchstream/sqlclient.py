@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import orjson
 
+from touchstream.csvtext import csv_cell
+
 
 class QueryError(RuntimeError):
     """The query was refused or failed; the message is one line for the analyst."""
@@ -89,7 +91,7 @@ def render(result: dict[str, Any], fmt: str) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[_cell(v) for v in r] for r in rows])
+        writer.writerows([[csv_cell(_cell(v)) if isinstance(v, str) else _cell(v) for v in r] for r in rows])
         return buffer.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
