@@ -195,8 +195,8 @@ class PurchaseProperties(BaseModel):
     )
     revenue: Revenue = Field(
         description="Order amount in `currency`: a number or a decimal string, ≥ 0, at most 2 decimal "
-        "places, at most 99999999999999.99 (14 digits before the point). Required (send 0 for a free order). Kept as an exact decimal and "
-        "serialised as a string."
+        "places, at most 99999999999999.99 (14 digits before the point). Required (send 0 for a free "
+        "order). Kept as an exact decimal and serialised as a string."
     )
     currency: Currency = Field(
         default="CNY", description="ISO-4217 code, three upper-case letters, e.g. CNY, USD. Default CNY."
