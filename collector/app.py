@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from collector.admission import Admission, PublishHealth, UnavailableLog
 from collector.apps import KeyRingSource
 from collector.cost_routes import router as cost_router
-from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed, Unavailable
+from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed, Overloaded, Unavailable
 from collector.metrics import CollectorMetrics
 from collector.money import FxRates
 from collector.pii import PiiHasher
@@ -58,9 +58,18 @@ class CollectorState:
         self.unavailable_log = UnavailableLog(self.metrics, lambda: self.monotonic())
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
-        """The one way a route hands records to the sink: its outcome is what readiness reports."""
+        """The way a route hands records to the sink: its outcome is what readiness reports."""
+        await self._accounted(self.sink.publish(records))
+
+    async def publish_atomic(self, records: Sequence[OutRecord]) -> None:
+        """All of `records` or none of them (a spend upload: one Kafka transaction), accounted like `publish`."""
+        await self._accounted(self.sink.publish_atomic(records))
+
+    async def _accounted(self, publishing: Awaitable[None]) -> None:
         try:
-            await self.sink.publish(records)
+            await publishing
+        except Overloaded:
+            raise  # our own queue was full, not a failure to publish: readiness is not affected
         except Unavailable as exc:
             self.health.failed(exc.cause, self.monotonic())
             raise

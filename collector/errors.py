@@ -14,7 +14,8 @@
         └── Overloaded         503  or too many requests are already in flight, or we are shutting down
 
 Every 503 carries a `cause` (a fixed word: `kafka_timeout`, `kafka_refused`, `producer_replaced`,
-`producer_recovering`, `overloaded`, `draining`, ...) by which it is counted and logged (collector/admission.py).
+`producer_recovering`, `overloaded`, `uploads_busy`, `draining`, ...) by which it is counted and logged
+(collector/admission.py).
 
 Rejections of single events are not errors: they are reported in a 200 response, per event.
 """

@@ -14,6 +14,15 @@ unexpected error): every pending batch fails and nothing is sent again. So:
 - any failure of a queued record's delivery future poisons the producer: answer 503, close it, start a new one
   (new producer id, sequences from 0) with back-off.
 
+The transactional producer of spend uploads (collector/sinks.py `publish_atomic`) follows the same rules: measured
+on the Kafka 4.1 broker, a transaction aborted after a failed delivery aborts cleanly, but that producer's next
+transaction is refused with `OutOfOrderSequenceNumber` (the gap again), so a failed delivery replaces it, and an
+abort is only for a refusal before queueing. And one more rule:
+- a failure of `begin_transaction`, `commit_transaction` or `abort_transaction`, or a transaction abandoned at
+  its deadline, leaves the transaction in a state we cannot know: the producer is replaced. Its replacement has
+  the same transactional id, and starting it (InitProducerId) makes the coordinator finish whatever the old one
+  left open: committed if the commit had reached it, aborted otherwise. Either way all of an upload or none.
+
 Nothing here decides an acknowledgement: a request is acknowledged only when every one of its futures resolved
 with a result.
 """
@@ -68,6 +77,16 @@ def on_delivery(exc: BaseException) -> Fault:
         # Still replaced (the sequence gap is real), but counted apart: a new producer will be refused too.
         return Fault(NOT_AUTHORIZED, replace_producer=True, kind=kind)
     return Fault(PRODUCER_REPLACED, replace_producer=True, kind=kind)
+
+
+def on_transaction(exc: BaseException) -> Fault:
+    """`begin/commit/abort_transaction` failed, or a transaction was abandoned (deadline, cancellation)."""
+    return on_delivery(exc)
+
+
+def on_start(exc: BaseException) -> Fault:
+    """A producer could not start (no broker, no producer id yet): nothing to replace, retried with back-off."""
+    return Fault(PRODUCER_RECOVERING, replace_producer=False, kind=type(exc).__name__)
 
 
 @dataclass(frozen=True, slots=True)

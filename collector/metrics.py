@@ -16,7 +16,7 @@ class CollectorMetrics:
         self.unavailable = Counter(
             "touchstream_collector_unavailable",
             "503 answers by cause (kafka_timeout, kafka_refused, producer_replaced, producer_recovering, "
-            "kafka_not_authorized, sink_down, overloaded, draining)",
+            "kafka_not_authorized, sink_down, overloaded, uploads_busy, draining)",
             ["cause"], registry=r,
         )
         self.producer_replacements = Counter(

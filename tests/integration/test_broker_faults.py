@@ -11,6 +11,7 @@ issue's note; the only bound asserted is the issue's functional one, 15 s.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -71,16 +72,28 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
         broker.run("down")
 
 
-async def poll_readyz(base: str, stop: asyncio.Event, out: list[tuple[float, int]]) -> None:
+def accepting(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+async def poll_readyz(base: str, broker_port: int, stop: asyncio.Event, out: list[tuple[float, int, bool]]) -> None:
+    """Polls /readyz; each answer is marked `down` when the broker's port refused connections before and after
+    it (so the broker was down for the whole request: `kafka.sh up` only notices a started broker later)."""
     async with httpx.AsyncClient(base_url=base, timeout=5) as http:
         for _ in range(2_000):  # bounded; at 0.25 s a poll that is 500 s, far above any outage here
             if stop.is_set():
                 return
+            before = await asyncio.to_thread(accepting, broker_port)
             try:
                 status = (await http.get("/readyz")).status_code
             except httpx.HTTPError:
                 status = 0
-            out.append((time.monotonic(), status))
+            after = await asyncio.to_thread(accepting, broker_port)
+            out.append((time.monotonic(), status, not before and not after))
             await asyncio.sleep(0.25)
 
 
@@ -88,17 +101,17 @@ async def poll_readyz(base: str, stop: asyncio.Event, out: list[tuple[float, int
 class Outage:
     down_at: float  # `kafka.sh down` returned: the broker is gone
     up_at: float  # `kafka.sh up` returned: the broker accepts connections
-    readyz: list[tuple[float, int]]
+    readyz: list[tuple[float, int, bool]]
 
     def readyz_while_down(self) -> list[int]:
-        return [status for at, status in self.readyz if self.down_at <= at < self.up_at]
+        return [status for _, status, down in self.readyz if down]
 
 
 async def outage(p: Pipeline, seconds_down: float) -> Outage:
     """Stop the broker, keep it down for `seconds_down` (beyond the time `up` itself takes), start it again."""
-    polls: list[tuple[float, int]] = []
+    polls: list[tuple[float, int, bool]] = []
     stop = asyncio.Event()
-    poller = asyncio.create_task(poll_readyz(p.base, stop, polls))
+    poller = asyncio.create_task(poll_readyz(p.base, p.broker.port, stop, polls))
     await asyncio.to_thread(p.broker.run, "down")
     down_at = time.monotonic()
     await asyncio.sleep(seconds_down)

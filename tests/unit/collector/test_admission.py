@@ -8,15 +8,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pytest
 
+from collector.cost_routes import MAX_COST_BYTES, MAX_COST_ROWS
 from collector.errors import Unavailable
 from collector.routing import OutRecord
 from collector.sinks import InMemorySink
-from tests.unit.collector.conftest import EventFactory, asgi_client, auth, body, build_app, make_settings
+from tests.unit.collector.conftest import (
+    EventFactory,
+    asgi_client,
+    auth,
+    body,
+    build_app,
+    events_on_topic,
+    make_settings,
+)
 
 TOKEN = "tok_admission_0123456789"
 ADMIN = "ak_shop_admin_0123456789"
@@ -50,16 +60,6 @@ class BlockingSink(InMemorySink):
         self.entered.set()
         await self.release.wait()
         await super().publish(records)
-
-
-class OneRecordThenFailSink(InMemorySink):
-    """Stores the first record of a publish, then fails: a broker that stops in the middle of a request."""
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        self.records.extend(records[:1])
-        if len(records) > 1:
-            msg = "Kafka did not acknowledge within 2.0s"
-            raise Unavailable(msg, cause="kafka_timeout")
 
 
 @pytest.fixture
@@ -209,34 +209,70 @@ def spend_rows(n: int) -> list[dict[str, str]]:
              "spend": "1200.50", "source": "tencent_ads"} for i in range(n)]
 
 
-async def test_a_spend_upload_is_one_kafka_record(apps_file: Path) -> None:
-    # 1,500 rows of ~540 bytes: the old 256 KB split made four records of one upload.
+async def test_a_2000_row_upload_is_accepted_and_stored_whole(apps_file: Path) -> None:
+    # 2,000 rows of ~540 bytes each: more than one 256 KB record, all of them published together.
     sink = InMemorySink()
     app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
     async with asgi_client(app) as client:
-        r = await client.post("/v1/costs", json={"rows": spend_rows(1500)}, headers={"X-Admin-Key": ADMIN})
-    assert (r.status_code, r.json()) == (200, {"accepted": 1500})
-    assert [rec.event_count for rec in sink.records] == [1500]
+        r = await client.post("/v1/costs", json={"rows": spend_rows(2000)}, headers={"X-Admin-Key": ADMIN})
+    assert (r.status_code, r.json()) == (200, {"accepted": 2000})
+    assert len(sink.records) > 1 and sink.aborted == []
+    assert all(rec.key == b"shop" and len(rec.value) <= 256_000 for rec in sink.records)
+    events = events_on_topic(sink)
+    assert sorted(e["properties"]["campaign"] for e in events) == sorted(f"campaign-{i}" for i in range(2000))
+    assert len({e["event_id"] for e in events}) == 2000
+    # 2,000 rows of 1,200.50 each.
+    assert sum(Decimal(e["properties"]["spend"]) for e in events) == Decimal("2401000.00")
 
 
-async def test_a_sink_failing_mid_upload_stores_nothing(apps_file: Path) -> None:
-    # The sink stores the first record of a publish and fails the rest: an upload must not be cut in two.
-    sink = OneRecordThenFailSink()
+async def test_a_sink_failing_part_way_through_an_upload_keeps_nothing_and_answers_503(apps_file: Path) -> None:
+    sink = InMemorySink()
+    sink.fail_atomic_after = 2  # two records of the upload were handed over, then Kafka refused the third
     app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    app.state.collector.monotonic = lambda: 1000.0
+    upload = {"rows": spend_rows(2000)}
     async with asgi_client(app) as client:
-        r = await client.post("/v1/costs", json={"rows": spend_rows(1500)}, headers={"X-Admin-Key": ADMIN})
-    stored = sum(rec.event_count for rec in sink.records)
-    # One record per upload, so the sink's "first record only" is the whole upload (split: 503 with a part kept).
-    assert (r.status_code, stored) == (200, 1500)
+        r = await client.post("/v1/costs", json=upload, headers={"X-Admin-Key": ADMIN})
+        assert (r.status_code, r.headers.get("retry-after"), r.json()["error"]) == (503, "2", "unavailable")
+        assert [len(part) for part in sink.aborted] == [2]  # it did fail part-way ...
+        assert sink.records == []  # ... and nothing of it is kept
+        ready = await client.get("/readyz")
+        assert (ready.status_code, ready.json()) == (503, {"status": "publishing fails (kafka_refused)"})
+
+        sink.fail_atomic_after = None
+        again = await client.post("/v1/costs", json=upload, headers={"X-Admin-Key": ADMIN})
+    assert (again.status_code, again.json()) == (200, {"accepted": 2000})
+    assert sum(rec.event_count for rec in sink.records) == 2000  # the retry once, nothing of the failed one
 
 
-async def test_an_upload_too_large_for_one_record_is_413_and_stores_nothing(apps_file: Path) -> None:
+async def test_an_upload_over_5_mb_is_413_and_stores_nothing(apps_file: Path) -> None:
     sink = InMemorySink()
     app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    rows = spend_rows(48_000)
+    assert len(orjson.dumps({"rows": rows})) > MAX_COST_BYTES
     async with asgi_client(app) as client:
-        r = await client.post("/v1/costs", json={"rows": spend_rows(2500)}, headers={"X-Admin-Key": ADMIN})
-    assert r.status_code == 413
-    message = r.json()["message"]
-    assert message.startswith("2500 spend rows make a ") and "at most 1000000 bytes" in message
-    assert "split it into uploads of at most about 18" in message  # ~540 bytes a row: 1,8xx rows fit
-    assert sink.records == []
+        r = await client.post("/v1/costs", json={"rows": rows}, headers={"X-Admin-Key": ADMIN})
+    assert (r.status_code, r.json()["error"]) == (413, "payload_too_large")
+    assert sink.records == [] and sink.aborted == []
+
+
+def spend_csv(n: int) -> str:
+    return "date,channel,campaign,spend\n" + "".join(f"2024-04-30,douyin,c{i},1\n" for i in range(n))
+
+
+@pytest.mark.parametrize(("rows", "status"), [(MAX_COST_ROWS, 200), (MAX_COST_ROWS + 1, 422)])
+async def test_the_row_bound_of_an_upload(apps_file: Path, rows: int, status: int) -> None:
+    sink = InMemorySink()
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), sink)
+    headers = {"X-Admin-Key": ADMIN, "Content-Type": "text/csv"}
+    async with asgi_client(app) as client:
+        r = await client.post("/v1/costs", content=spend_csv(rows), headers=headers)
+    assert r.status_code == status
+    if status == 200:
+        assert sum(rec.event_count for rec in sink.records) == 50_000
+    else:
+        assert r.json()["problems"] == [
+            {"row": 50_001, "field": "rows", "message": "the upload has more than 50000 rows; at most 50000 rows "
+             "per upload: split it"}
+        ]
+        assert sink.records == []

@@ -66,7 +66,7 @@ def sink_with(producers: list[FakeProducer]) -> tuple[KafkaSink, CollectorMetric
 
 async def wait_until_ready(sink: KafkaSink) -> None:
     for _ in range(200):  # bounded: the back-off here is 0 s, a few loop turns are enough
-        if sink._producer is not None:
+        if sink._main.current is not None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("no new producer")

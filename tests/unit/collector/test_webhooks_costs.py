@@ -98,3 +98,17 @@ def test_costs_import_uploads_a_csv_and_reports_problems_by_row(
     err = capsys.readouterr().err
     assert "row 1, spend" in err
     assert import_csv(good, url, "") == 2  # no admin key: refused before any request
+
+
+def test_costs_import_sends_a_large_file_as_one_upload(
+    served: tuple[str, InMemorySink], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A month of daily spend for 667 campaigns: 20,010 rows, ~11 MB once they are events in Kafka.
+    url, sink = served
+    lines = [f"2024-04-{day:02d},douyin,campaign-{c},1.5" for day in range(1, 31) for c in range(667)]
+    big = tmp_path / "month.csv"
+    big.write_text("date,channel,campaign,spend\n" + "\n".join(lines) + "\n")
+    assert import_csv(big, url, ADMIN) == 0
+    # One answer accounts for every row: the client sent the file in one request.
+    assert capsys.readouterr().out == f"20010 spend rows accepted from {big}\n"
+    assert len(sink.records) > 1 and sum(r.event_count for r in sink.records) == 20_010
