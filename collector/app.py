@@ -30,8 +30,8 @@ from collector.settings import CollectorSettings
 from collector.sinks import Sink
 from collector.webhooks.routes import router as webhook_router
 from collector.webhooks.signing import ReplayGuard
-from touchstream.clock import Clock, system_clock
-from touchstream.kafka_admin import ensure_topics
+from runtime.clock import Clock, system_clock
+from runtime.kafka_admin import ensure_topics
 
 log = logging.getLogger(__name__)
 

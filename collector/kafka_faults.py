@@ -39,6 +39,8 @@ from aiokafka.errors import (
     TransactionalIdAuthorizationFailed,
 )
 
+from runtime.backoff import Backoff
+
 # The causes of a 503 that come from Kafka (a bounded set: each is a metrics label value).
 KAFKA_TIMEOUT = "kafka_timeout"  # no acknowledgement within the deadline; the records may still land
 KAFKA_REFUSED = "kafka_refused"  # refused before queueing; the producer is fine
@@ -89,16 +91,6 @@ def on_start(exc: BaseException) -> Fault:
     return Fault(PRODUCER_RECOVERING, replace_producer=False, kind=type(exc).__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between attempts to start a new producer: doubling from `first_s`, capped at `max_s`.
-
-    The cap bounds how long after the broker is back the collector may still be without a producer; it is
-    kept well under the 15 s in which 200s must resume (issue 10).
-    """
-
-    first_s: float = 0.25
-    max_s: float = 4.0
-
-    def delay(self, attempt: int) -> float:
-        return float(min(self.max_s, self.first_s * 2 ** max(0, attempt)))
+# Delays between attempts to start a new producer. The cap bounds how long after the broker is back the
+# collector may still be without a producer; it is kept well under the 15 s in which 200s must resume (issue 10).
+PRODUCER_BACKOFF = Backoff(first_s=0.25, max_s=4.0)

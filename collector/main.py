@@ -14,10 +14,11 @@ from collector.apps import AppConfigError, KeyRingSource
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
-from touchstream import logs
-from touchstream.kafka_admin import StartupError, ensure_topics
+from runtime import logs
+from runtime.errors import StartupError
+from runtime.kafka_admin import ensure_topics
 
-log = logging.getLogger("collector")
+log = logging.getLogger(__name__)
 
 
 def run() -> int:

@@ -19,8 +19,9 @@ from aiokafka.errors import KafkaError
 
 from collector import kafka_faults
 from collector.errors import Unavailable
-from collector.kafka_faults import Backoff, Fault
+from collector.kafka_faults import Fault
 from collector.metrics import CollectorMetrics
+from runtime.backoff import Backoff
 
 log = logging.getLogger(__name__)
 

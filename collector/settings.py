@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from collector.body import BodyLimits
-from touchstream.config import ServiceSettings
+from runtime.config import ServiceSettings
 
 DEV_PII_SECRET = "development-only-pii-secret"
 

@@ -41,10 +41,11 @@ from aiokafka.errors import KafkaError
 
 from collector import kafka_faults
 from collector.errors import Overloaded, Unavailable
-from collector.kafka_faults import Backoff, Fault
+from collector.kafka_faults import PRODUCER_BACKOFF, Fault
 from collector.metrics import CollectorMetrics
 from collector.producer_slot import ProducerSlot
 from collector.routing import MAX_KAFKA_REQUEST_BYTES, OutRecord
+from runtime.backoff import Backoff
 
 # The coordinator aborts a transaction open longer than this (and fences its producer).
 TRANSACTION_TIMEOUT_S = 10.0
@@ -131,7 +132,7 @@ class KafkaSink:
         self.transactional_id = transactional_id or unique_transactional_id()
         self._transaction_timeout_s = transaction_timeout_s
         self._upload_deadline_s = upload_deadline_s
-        backoff = backoff or Backoff()
+        backoff = backoff or PRODUCER_BACKOFF
         self._main = ProducerSlot(
             "Kafka producer", producer_factory or self._new_producer, metrics, backoff,
             start_bound_s=deadline_s + 5, close_bound_s=deadline_s + 3,

@@ -2,7 +2,7 @@
 # `make demo`: a month of the retail case (seed 000) through the real collector, Kafka and stream processor,
 # then its channel table under every attribution model. Starts the pipeline (deploy/run-local.sh) in the
 # background if the collector and the stream query server are not both up, and leaves it running.
-# Arguments go to `python -m touchstream.demo` (--days 30 --seed 7 --scale 1.0 --start YYYY-MM-DD).
+# Arguments go to `python -m demo` (--days 30 --seed 7 --scale 1.0 --start YYYY-MM-DD).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p data
@@ -49,7 +49,7 @@ else
 fi
 
 status=0
-$bin/python -m touchstream.demo --collector-url "$collector" --query-url "$query" \
+$bin/python -m demo --collector-url "$collector" --query-url "$query" \
   --apps-file "$COLLECTOR_APPS_FILE" "$@" || status=$?
 
 echo "SQL:         $bin/touchstream sql \"SELECT channel, count() FROM touchpoints_current GROUP BY channel\""

@@ -63,10 +63,10 @@ def ceiling(runs: int = 5, iterations: int = 300) -> dict[str, Any]:
     from collector.pii import PiiHasher
     from collector.routing import route_events
     from loadtests.common import EventGenerator
+    from runtime.clock import fixed_clock
     from schemas.batch import strip_server_fields
     from schemas.enrich import enrich
     from schemas.events import EVENT_ADAPTER
-    from touchstream.clock import fixed_clock
 
     previous = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {0})

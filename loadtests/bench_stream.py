@@ -73,7 +73,7 @@ async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, ap
     from collector.ingest import RequestContext, ingest
     from collector.pii import PiiHasher
     from collector.routing import route_events
-    from touchstream.kafka_admin import TopicSpec, ensure_topics
+    from runtime.kafka_admin import TopicSpec, ensure_topics
 
     await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
     gen = EventGenerator(apps, seed=42)

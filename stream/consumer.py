@@ -38,6 +38,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from runtime.backoff import Backoff, Retries
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
 from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
@@ -95,7 +96,7 @@ class StreamRunner:
         self._forced_end: dict[TopicPartition, int] = {}
         self._needs_restore: set[TopicPartition] = set()
         self._oldest_buffered: float | None = None
-        self._backoff = settings.stream_retry_initial_s
+        self._retries = Retries(Backoff(settings.stream_retry_initial_s, settings.stream_retry_max_s))
         # Held by every flush, restore and revocation: see the module docstring.
         self._lock = asyncio.Lock()
         # aiokafka logs and swallows what a rebalance listener raises: a fatal store error seen there is kept
@@ -171,7 +172,7 @@ class StreamRunner:
         if self._due():
             try:
                 await self._flush(list(self._buffers))
-                self._backoff = self.settings.stream_retry_initial_s
+                self._retries.reset()
             except StoreFatal:
                 raise
             except StreamError as exc:
@@ -285,8 +286,7 @@ class StreamRunner:
         The failed flush already dropped their processors (see `_flush_locked`). The back-off sleeps without the
         lock, so a rebalance meanwhile is not held up; the partitions it revokes need no restore here.
         """
-        delay = self._backoff
-        self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+        delay = self._retries.next_delay()
         self.metrics.flush_failures.inc()
         log.warning("flush failed, retrying in %.1fs from the last checkpoint: %s", delay, exc)
         await asyncio.sleep(delay)
@@ -300,9 +300,9 @@ class StreamRunner:
                 await self._restore(tps, rewind=True)
                 self._needs_restore.clear()
         except StreamError as exc:
-            log.warning("state restore from ClickHouse failed, retrying in %.1fs: %s", self._backoff, exc)
-            await asyncio.sleep(self._backoff)
-            self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+            delay = self._retries.next_delay()
+            log.warning("state restore from ClickHouse failed, retrying in %.1fs: %s", delay, exc)
+            await asyncio.sleep(delay)
             return False
         return True
 
@@ -341,8 +341,7 @@ class StreamRunner:
                 raise
             except StreamError as exc:
                 log.warning("cannot restore state from ClickHouse yet, retrying: %s", exc)
-                await asyncio.sleep(self._backoff)
-                self._backoff = min(self._backoff * 2, self.settings.stream_retry_max_s)
+                await asyncio.sleep(self._retries.next_delay())
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned) or "no partitions")
         self.ready.set()
 

@@ -12,6 +12,9 @@ from collections.abc import Iterator
 import uvicorn
 from pydantic import ValidationError
 
+from runtime import logs
+from runtime.errors import StartupError
+from runtime.kafka_admin import ensure_topics
 from stream.channels.taxonomy import TaxonomyError, load_taxonomy
 from stream.consumer import StreamRunner
 from stream.errors import PartitionsChanged, StoreFatal
@@ -24,10 +27,8 @@ from stream.settings import StreamSettings
 from stream.store import connect, migrate, write_channel_catalog
 from stream.topology import pin_partitions, topic_partitions
 from stream.writer import ClickHouseWriter
-from touchstream import logs
-from touchstream.kafka_admin import StartupError, ensure_topics
 
-log = logging.getLogger("stream")
+log = logging.getLogger(__name__)
 
 
 class _EmbeddedServer(uvicorn.Server):

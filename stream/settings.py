@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from touchstream.config import ServiceSettings
+from runtime.config import ServiceSettings
 
 
 class StreamSettings(ServiceSettings):

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
+from runtime.errors import StartupError
 from stream.channels.taxonomy import Taxonomy
-from touchstream.kafka_admin import StartupError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from touchstream.kafka_admin import StartupError
+from runtime.errors import StartupError
 
 
 def partition_problem(topic: str, recorded: int | None, current: int) -> str | None:

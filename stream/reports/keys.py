@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-log = logging.getLogger("stream.reports")
+log = logging.getLogger(__name__)
 MIN_KEY_LENGTH = 16
 RELOAD_CHECK_S = 1.0
 

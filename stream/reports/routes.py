@@ -23,7 +23,7 @@ from stream.errors import clickhouse_code
 from stream.reports.params import ReportParamError, parse_params
 from stream.reports.service import REPORTS, ReportService
 
-log = logging.getLogger("stream.reports")
+log = logging.getLogger(__name__)
 TIMEOUT_CODES = (159, 160)  # TIMEOUT_EXCEEDED, TOO_SLOW
 # Reports run one at a time on the query thread; beyond this many waiting, a caller is told to come back
 # rather than queueing minutes of work (a few reloads of a dashboard send dozens of queries).

@@ -17,6 +17,7 @@ from collector.app import create_app
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
+from runtime.kafka_admin import ensure_topics
 from stream.channels import default_taxonomy
 from stream.consumer import StreamRunner
 from stream.journeys.config import AttributionConfig
@@ -24,7 +25,6 @@ from stream.journeys.engine import AppEngine
 from stream.metrics import StreamMetrics
 from stream.settings import StreamSettings
 from stream.writer import ClickHouseWriter
-from touchstream.kafka_admin import ensure_topics
 
 WRITE_KEYS = "shop:wk_shop_0123456789,news:wk_news_0123456789"
 KEYS = {"shop": "wk_shop_0123456789", "news": "wk_news_0123456789"}

@@ -13,6 +13,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
+from runtime.kafka_admin import ensure_topics
 from stream.errors import StoreUnavailable
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import (
@@ -23,7 +24,6 @@ from tests.integration.pipeline import (
     stream_settings,
     wait_rows,
 )
-from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

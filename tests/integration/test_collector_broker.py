@@ -19,8 +19,8 @@ from collector.app import create_app
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
+from runtime.kafka_admin import ensure_topics
 from tests.integration.broker import Broker
-from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

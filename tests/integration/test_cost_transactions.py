@@ -25,10 +25,10 @@ from collector.app import create_app
 from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
+from runtime.kafka_admin import ensure_topics
 from stream.writer import ClickHouseWriter
 from tests.integration.broker import Broker
 from tests.integration.pipeline import start_stream, stream_settings, wait_rows
-from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

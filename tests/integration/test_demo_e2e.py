@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from stream.writer import ClickHouseWriter
-from tests.integration.pipeline import collector_client, start_stream, stream_settings
-from touchstream.demo.apps import ensure_demo_app
-from touchstream.demo.generator import generate
-from touchstream.demo.scenario import RETAIL
-from touchstream.demo.send import (
+from demo.apps import ensure_demo_app
+from demo.generator import generate
+from demo.scenario import RETAIL
+from demo.send import (
     Landed,
     expected_landing,
     landed_sql,
@@ -24,6 +22,8 @@ from touchstream.demo.send import (
     wait_landed,
     wait_until_authorised,
 )
+from stream.writer import ClickHouseWriter
+from tests.integration.pipeline import collector_client, start_stream, stream_settings
 
 pytestmark = pytest.mark.integration
 

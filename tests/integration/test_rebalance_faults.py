@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
 
+from runtime.kafka_admin import ensure_topics
 from schemas import EVENT_ADAPTER
 from schemas.enrich import enrich
 from stream.errors import StoreUnavailable
@@ -38,7 +39,6 @@ from tests.integration.pipeline import (
     stream_settings,
     wait_rows,
 )
-from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from runtime.kafka_admin import ensure_topics
 from stream.channels import default_taxonomy
 from stream.checkpoint import Range
 from stream.journeys.config import AttributionConfig
@@ -24,7 +25,6 @@ from stream.rows import CONVERSION_COLUMNS
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import produce_raw, start_stream, stream_settings, wait_rows
 from tests.unit.journeys.conftest import APP, ad_click, day, ev
-from touchstream.kafka_admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

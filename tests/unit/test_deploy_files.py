@@ -24,9 +24,9 @@ from pydantic import ValidationError
 from collector.apps import parse_file
 from collector.routes import router
 from collector.settings import CollectorSettings
+from runtime.config import ServiceSettings
 from stream.query_server import create_query_app
 from stream.settings import StreamSettings
-from touchstream.config import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

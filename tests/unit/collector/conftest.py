@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from collector.app import create_app
 from collector.settings import CollectorSettings
 from collector.sinks import InMemorySink
-from touchstream.clock import fixed_clock
+from runtime.clock import fixed_clock
 
 SHOP_KEY = "wk_shop_12345678"
 BLOG_KEY = "wk_blog_12345678"

@@ -21,10 +21,10 @@ from aiokafka.errors import (
 
 from collector import kafka_faults
 from collector.errors import Unavailable
-from collector.kafka_faults import Backoff
 from collector.metrics import CollectorMetrics
 from collector.routing import OutRecord
 from collector.sinks import KafkaSink
+from runtime.backoff import Backoff
 
 RECORD = OutRecord("t.events", b"shop", b"[]", (), 0)
 

@@ -14,10 +14,10 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, NotLeaderForPartitionError, ProducerFenced
 
 from collector.errors import Unavailable
-from collector.kafka_faults import Backoff
 from collector.metrics import CollectorMetrics
 from collector.routing import OutRecord
 from collector.sinks import KafkaSink
+from runtime.backoff import Backoff
 from tests.unit.collector.conftest import build_app, make_settings
 
 UPLOAD = [OutRecord("t.events", b"shop", f"[{n}]".encode(), (), 1) for n in range(4)]

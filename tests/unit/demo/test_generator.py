@@ -15,13 +15,13 @@ import pytest
 from collector.apps import parse_document
 from collector.costs import parse_rows
 from collector.money import FxRates
+from demo.apps import WEBHOOK_RATE_LIMIT_PER_S, ensure_demo_app
+from demo.generator import Traffic, generate
+from demo.scenario import RETAIL
+from demo.send import schedule
 from schemas.events import EVENT_ADAPTER
 from stream.channels import LaunchSignals, default_taxonomy, resolve_channel
 from stream.reports.keys import parse_analyst_keys
-from touchstream.demo.apps import WEBHOOK_RATE_LIMIT_PER_S, ensure_demo_app
-from touchstream.demo.generator import Traffic, generate
-from touchstream.demo.scenario import RETAIL
-from touchstream.demo.send import schedule
 
 START = date(2026, 10, 24)
 

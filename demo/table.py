@@ -15,8 +15,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from touchstream.demo.generator import ChannelTruth
-from touchstream.demo.scenario import Scenario
+from demo.generator import ChannelTruth
+from demo.scenario import Scenario
 
 CASE_MODEL = "position_based"  # the model the retail case chose (seed 000)
 

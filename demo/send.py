@@ -18,9 +18,9 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from demo.apps import DemoApp
+from demo.generator import AdClick, SpendRow, Traffic
 from schemas.events import format_timestamp
-from touchstream.demo.apps import DemoApp
-from touchstream.demo.generator import AdClick, SpendRow, Traffic
 
 RETRY_STATUSES = frozenset({429, 503})
 MAX_ATTEMPTS = 10

@@ -1,4 +1,4 @@
-"""`python -m touchstream.demo`: a month of the retail case through the running collector and stream processor.
+"""`python -m demo`: a month of the retail case through the running collector and stream processor.
 
 Generates the traffic, makes sure the apps file has the `retail-demo` app, sends everything in time order,
 waits until the processor has stored it, and prints the channel table of the report API for every model.
@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
-from touchstream.demo.apps import DemoApp, ensure_demo_app
-from touchstream.demo.generator import Traffic, generate
-from touchstream.demo.scenario import RETAIL
-from touchstream.demo.send import (
+from demo.apps import DemoApp, ensure_demo_app
+from demo.generator import Traffic, generate
+from demo.scenario import RETAIL
+from demo.send import (
     Landed,
     SendError,
     expected_landing,
@@ -30,13 +30,13 @@ from touchstream.demo.send import (
     wait_landed,
     wait_until_authorised,
 )
-from touchstream.demo.table import ReportError, fetch_channel_reports, print_reports, truth_table
+from demo.table import ReportError, fetch_channel_reports, print_reports, truth_table
 
 
 def _parser() -> argparse.ArgumentParser:
     collector = f"http://127.0.0.1:{os.environ.get('COLLECTOR_PORT', '8000')}"
     query = f"http://127.0.0.1:{os.environ.get('STREAM_QUERY_PORT', '8124')}"
-    parser = argparse.ArgumentParser(prog="python -m touchstream.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30, help="days of traffic, ending yesterday (default 30)")
     parser.add_argument("--seed", type=int, default=7, help="the same seed gives the same traffic (default 7)")
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = about 2,000 registrations a month")

@@ -11,11 +11,9 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from runtime.errors import StartupError
+
 log = logging.getLogger(__name__)
-
-
-class StartupError(RuntimeError):
-    """A dependency is missing or misconfigured at start: the message is one line, what failed and what to check."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""A month of the retail case (`touchstream.demo.scenario`) as plain data. PURE: no I/O, no clock; the same
+"""A month of the retail case (`demo.scenario`) as plain data. PURE: no I/O, no clock; the same
 seed, start, days and scale give the same traffic, byte for byte.
 
 Per person: a journey of SDK events (exposure and click of the entry point, enter, page views, add-to-cart,
@@ -20,8 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from demo.scenario import RETAIL, Campaign, ChannelScenario, Creative, Scenario
 from schemas.events import format_timestamp
-from touchstream.demo.scenario import RETAIL, Campaign, ChannelScenario, Creative, Scenario
 
 SDK = {"name": "touchstream-miniprogram", "version": "1.4.2"}
 APP_VERSION = "3.2.1"

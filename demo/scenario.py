@@ -1,5 +1,5 @@
 """The retail case of seed 000 (某零售小程序), as data: four channels, what each costs and returns, and how the
-shoppers they bring behave. The generator (`touchstream.demo.generator`) turns it into a month of traffic.
+shoppers they bring behave. The generator (`demo.generator`) turns it into a month of traffic.
 
 The seed's figures: 朋友圈广告 40% of acquisitions at 30 yuan each, ROI 1:2.5; 抖音推广 25%, 28 yuan, 1:3;
 社群引流 20%, 12 yuan, 1:6; 线下扫码 15%, 15 yuan, 1:4.8; 7-day retention about 35%, repurchase rate about 12%.

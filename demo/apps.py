@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from touchstream.demo.scenario import RETAIL, Scenario
+from demo.scenario import RETAIL, Scenario
 
 # The demo sends a month of clicks in a minute; the collector's default of 200 calls/s per integration would
 # throttle it (429). 5,000/s leaves the limit in force while the demo's bounded concurrency stays well below it.

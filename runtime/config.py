@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from touchstream.kafka_admin import TopicSpec
+from runtime.kafka_admin import TopicSpec
 
 
 class ServiceSettings(BaseSettings):
