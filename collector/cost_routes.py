@@ -35,6 +35,7 @@ from collector.errors import InvalidCosts, MalformedBody
 from collector.responses import JsonResponse
 from collector.routing import OutRecord, route_events
 from schemas.events import format_decimal, format_timestamp
+from schemas.records import SpendEvent
 
 router = APIRouter()
 MAX_COST_BYTES = 5_000_000
@@ -114,7 +115,7 @@ def spend_records(app_id: str, rows: list[CostRow], received_at: datetime, topic
     return records
 
 
-def spend_event(app_id: str, row: CostRow, received_at: datetime, index: int) -> dict[str, Any]:
+def spend_event(app_id: str, row: CostRow, received_at: datetime, index: int) -> SpendEvent:
     day = format_timestamp(datetime.combine(row.date, time(0), tzinfo=UTC))
     key = f"{row.date.isoformat()}|{row.channel}|{row.campaign}|{row.creative}|{row.source}"
     stamp = format_timestamp(received_at)

@@ -164,9 +164,7 @@ class StreamRunner:
             if tp not in assignment:
                 continue  # revoked while the fetch was in flight
             buffer = self._buffers.setdefault(tp, [])
-            buffer.extend(
-                SourceRecord(m.topic, m.partition, m.offset, m.value or b"", m.timestamp or 0) for m in messages
-            )
+            buffer.extend(map(SourceRecord.of, messages))
             if self._oldest_buffered is None:
                 self._oldest_buffered = self._monotonic()
         if self._due():

@@ -1,21 +1,30 @@
 """The pure processing step: Kafka records of one partition in, rows for each ClickHouse table out.
 
 No Kafka or ClickHouse here: the consumer shell hands over `SourceRecord`s and writes the returned rows.
-A record that cannot be processed (bad JSON, a field of the wrong type) becomes a `bad_events` row with the
-error: it never stops the partition.
+Records are read with `schemas.records` (the format the collector writes). A record that cannot be processed
+(bad JSON, an unknown format header, a field of the wrong type) becomes a `bad_events` row with the error: it
+never stops the partition.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
+from schemas.records import (
+    DeadLetter,
+    EventRecord,
+    Headers,
+    RecordFormatError,
+    SpendEvent,
+    decode_dead_letters,
+    decode_events,
+)
 from stream.dedup import Key, SeenIds
 from stream.journeys.engine import FAMILIES, AppEngine, conversion_id_of
 from stream.journeys.outputs import EngineOutput
@@ -25,7 +34,9 @@ from stream.rows import (
     CONVERSION_COLUMNS,
     CREDIT_COLUMNS,
     EVENT_COLUMNS,
+    EVENT_TIME_INDEX,
     IDENTITY_COLUMNS,
+    RECEIVED_AT_INDEX,
     TOUCHPOINT_COLUMNS,
     ad_spend_row,
     bad_event_row,
@@ -47,6 +58,15 @@ class SourceRecord:
     offset: int
     value: bytes
     timestamp_ms: int = 0  # the Kafka record timestamp: replays see the same value
+    key: bytes = b""  # the app id (schemas.records): what a poison record is reported under
+    headers: Headers = ()
+
+    @classmethod
+    def of(cls, message: Any) -> SourceRecord:
+        """From an aiokafka ConsumerRecord (duck-typed: this module imports no Kafka client)."""
+        m = message
+        headers = tuple(m.headers or ())
+        return cls(m.topic, m.partition, m.offset, m.value or b"", m.timestamp or 0, m.key or b"", headers)
 
 
 @dataclass(slots=True)
@@ -76,10 +96,12 @@ class Output:
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A record with its JSON decoded once, or the error decoding raised (reported when it is processed)."""
+    """A record decoded once (by its topic: events or dead letters), or the error decoding raised (reported
+    when it is processed)."""
 
     record: SourceRecord
-    payload: Any = None
+    events: list[EventRecord] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
     error: Exception | None = None
 
 
@@ -115,8 +137,11 @@ class PartitionProcessor:
         decoded = []
         for record in records:
             try:
-                decoded.append(Decoded(record, orjson.loads(record.value)))
-            except orjson.JSONDecodeError as exc:
+                if record.topic == self.deadletter_topic:
+                    decoded.append(Decoded(record, dead_letters=decode_dead_letters(record.value, record.headers)))
+                else:
+                    decoded.append(Decoded(record, decode_events(record.value, record.headers)))
+            except (orjson.JSONDecodeError, RecordFormatError) as exc:
                 decoded.append(Decoded(record, error=exc))
         return decoded
 
@@ -129,15 +154,15 @@ class PartitionProcessor:
         """
         keys: set[Key] = set()
         for item in decoded:
-            if item.record.topic != self.events_topic or not isinstance(item.payload, list):
+            if item.record.topic != self.events_topic:
                 continue
-            for event in item.payload:
+            for event in item.events:
                 try:
                     if event["type"] not in FAMILIES:
                         continue
                     key = (event["app_id"], event["event_id"])
                     engine = self.engines.get(key[0])
-                    if key in self.seen or (engine is not None and conversion_id_of(event) in engine.conversion_ids):
+                    if key in self.seen or (engine is not None and _conversion_id(event) in engine.conversion_ids):
                         continue
                     keys.add(key)
                 except Exception:  # noqa: BLE001 - a malformed event is reported by process(), not here
@@ -155,27 +180,25 @@ class PartitionProcessor:
                 if item.error is not None:
                     raise item.error
                 if item.record.topic == self.deadletter_topic:
-                    self._dead_letters(item.record, item.payload, out)
+                    self._dead_letters(item.record, item.dead_letters, out)
                 else:
-                    self._events(item.record, item.payload, out, stored)
+                    self._events(item.record, item.events, out, stored)
             except Exception as exc:  # noqa: BLE001 - a poison record must not stop the partition
                 out.bad_events.append(_poison_row(item.record, exc))
         return out
 
-    def _events(self, record: SourceRecord, events: Any, out: Output, stored: Collection[Key]) -> None:
-        if not isinstance(events, list):
-            msg = "an events record must hold a JSON array"
-            raise TypeError(msg)
+    def _events(self, record: SourceRecord, events: list[EventRecord], out: Output, stored: Collection[Key]) -> None:
         partition, offset = record.partition, record.offset
         seen, rows = self.seen, out.events
         # (index, event, its parsed event_time): the engine reuses the time the events row already parsed.
-        fresh: list[tuple[int, dict[str, Any], datetime]] = []
+        fresh: list[tuple[int, EventRecord, datetime]] = []
         batch_keys: set[tuple[str, str]] = set()  # O(1) membership for 2,500-event records
         for index, event in enumerate(events):
             try:
                 if event["type"] == "ad_spend":  # spend rows are facts about a day, not events of a person
                     version = offset * VERSION_SLOTS + index
-                    out.ad_spend.append(ad_spend_row(event, version, partition, offset))
+                    # An SDK event's `type` is any string to mypy, so the check above cannot narrow the union.
+                    out.ad_spend.append(ad_spend_row(cast("SpendEvent", event), version, partition, offset))
                     continue
                 key = (event["app_id"], event["event_id"])
                 if key in seen or key in batch_keys or key in stored:
@@ -186,18 +209,20 @@ class PartitionProcessor:
                 out.bad_events.append(_poison_row(record, exc, event=event if isinstance(event, dict) else None))
                 continue
             rows.append(row)
-            seen.add(key, row[7])
+            seen.add(key, row[RECEIVED_AT_INDEX])
             batch_keys.add(key)
-            fresh.append((index, event, row[4]))
+            fresh.append((index, event, row[EVENT_TIME_INDEX]))
         if fresh and self.engine_factory is not None:
             self._attribute(fresh, record, out)
 
-    def _attribute(self, fresh: list[tuple[int, dict[str, Any], datetime]], record: SourceRecord, out: Output) -> None:
+    def _attribute(self, fresh: list[tuple[int, EventRecord, datetime]], record: SourceRecord, out: Output) -> None:
         """Fold a record's new events into their engines; one output per record, turned into rows at the end."""
+        # The engine reads events as plain dicts (stream/journeys): one cast per record, free at run time.
+        folded = cast("list[tuple[int, dict[str, Any], datetime]]", fresh)
         result = EngineOutput()
         tables: tuple[list[Any], ...] = (result.identities, result.touchpoints, result.conversions, result.credits)
         base = record.offset * VERSION_SLOTS
-        for index, event, event_time in fresh:
+        for index, event, event_time in folded:
             engine = self.engine(event["app_id"])
             if engine is None:
                 continue
@@ -214,20 +239,23 @@ class PartitionProcessor:
         out.conversions.extend(dataclass_rows(result.conversions, p, o))
         out.credits.extend(dataclass_rows(result.credits, p, o))
 
-    def _dead_letters(self, record: SourceRecord, items: Any, out: Output) -> None:
-        for item in items if isinstance(items, list) else [items]:
+    def _dead_letters(self, record: SourceRecord, items: list[DeadLetter], out: Output) -> None:
+        for item in items:
             out.bad_events.append(bad_event_row(item, "collector", record.partition, record.offset))
 
 
+def _conversion_id(event: EventRecord) -> str:
+    return conversion_id_of(cast("dict[str, Any]", event))  # the engine's plain-dict view (see _attribute)
+
+
 def _poison_row(
-    record: SourceRecord, exc: Exception, stage: str = "stream", event: dict[str, Any] | None = None
+    record: SourceRecord, exc: Exception, stage: str = "stream", event: Mapping[str, Any] | None = None
 ) -> tuple[Any, ...]:
     log.warning("poison %s %s[%d]@%d: %s", stage, record.topic, record.partition, record.offset, exc)
-    app_id = ""
-    with contextlib.suppress(IndexError, UnicodeDecodeError):
-        app_id = record.value.split(b'"app_id":"', 1)[1].split(b'"', 1)[0].decode()[:64]
+    # The record's key is its app (schemas.records); records of unknown layout are reported under it too.
+    app_id = record.key.decode("utf-8", "replace")[:64]
     payload = orjson.dumps(event).decode() if event is not None else record.value.decode("utf-8", "replace")
-    item = {
+    item: DeadLetter = {
         "app_id": app_id,
         "source": "kafka",
         "received_at": datetime.fromtimestamp(record.timestamp_ms / 1000, UTC).isoformat(),

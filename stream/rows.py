@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from schemas.records import AD_TOUCH_TYPES, DeadLetter, EventRecord, SpendEvent
+
 EVENT_COLUMNS = (
     "app_id", "event_id", "type", "name", "event_time", "timestamp", "sent_at", "received_at",
     "anonymous_id", "user_id", "openid", "unionid", "phone_hash", "platform", "app_version", "scene", "path",
@@ -20,6 +22,9 @@ EVENT_COLUMNS = (
     "order_id", "revenue", "currency", "properties", "context", "ip", "user_agent", "clock_corrected",
     "clock_clamped", "_partition", "_offset",
 )
+# Positions in an events row that the processor reads back (the dedup window's clock, the engine's event time).
+EVENT_TIME_INDEX = EVENT_COLUMNS.index("event_time")
+RECEIVED_AT_INDEX = EVENT_COLUMNS.index("received_at")
 
 BAD_EVENT_COLUMNS = (
     "app_id", "source", "stage", "received_at", "code", "reason", "payload", "ip", "user_agent",
@@ -27,7 +32,6 @@ BAD_EVENT_COLUMNS = (
 )
 
 
-AD_TOUCH_TYPES = ("ad_click", "ad_impression")
 AD_TOUCH_FIELDS = ("click_id", "platform", "channel_type", "channel", "campaign", "creative")
 
 
@@ -51,10 +55,12 @@ def money_column(value: Any) -> Decimal:
     return amount
 
 
-def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
+def event_row(event: EventRecord, partition: int, offset: int) -> tuple[Any, ...]:
     # Runs for every event: locals instead of repeated attribute lookups (the elements are evaluated in column
-    # order, so the first bad field of a malformed event is still the one reported).
-    get, from_iso, dumps = event.get, datetime.fromisoformat, orjson.dumps
+    # order, so the first bad field of a malformed event is still the one reported). The record comes from JSON
+    # unchecked, so optional parts are read leniently through `get`; required fields by key, checked by mypy.
+    get: Callable[[str], Any] = event.get
+    from_iso, dumps = datetime.fromisoformat, orjson.dumps
     context = get("context") or _NOTHING
     campaign = context.get("campaign") or _NOTHING
     share = context.get("share") or _NOTHING
@@ -104,7 +110,7 @@ def event_row(event: dict[str, Any], partition: int, offset: int) -> tuple[Any, 
     )
 
 
-def bad_event_row(item: dict[str, Any], stage: str, partition: int, offset: int) -> tuple[Any, ...]:
+def bad_event_row(item: DeadLetter, stage: str, partition: int, offset: int) -> tuple[Any, ...]:
     return (
         str(item.get("app_id") or ""),
         str(item.get("source") or "sdk"),
@@ -172,7 +178,7 @@ AD_SPEND_COLUMNS = (
 )
 
 
-def ad_spend_row(event: dict[str, Any], version: int, partition: int, offset: int) -> tuple[Any, ...]:
+def ad_spend_row(event: SpendEvent, version: int, partition: int, offset: int) -> tuple[Any, ...]:
     p = event["properties"]
     return (
         event["app_id"], date.fromisoformat(p["date"]), p["channel"], p.get("campaign") or "",

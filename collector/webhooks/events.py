@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from collector.auth import Integration
 from collector.webhooks.platforms import AdTouch
 from schemas.events import format_timestamp
+from schemas.records import AdTouchEvent
 
 
-def ad_touch_event(touch: AdTouch, integration: Integration, received_at: datetime) -> dict[str, Any]:
+def ad_touch_event(touch: AdTouch, integration: Integration, received_at: datetime) -> AdTouchEvent:
     """The canonical ad-touch event. Its id is derived from the click id, so the same click twice counts once
     (the processor drops repeated event ids; the journey engine drops repeated click ids)."""
     touch_time = touch.touch_time or received_at

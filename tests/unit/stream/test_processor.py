@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from schemas.records import DEADLETTER_HEADERS, EVENTS_HEADERS, Headers
 from stream.channels import default_taxonomy
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.journeys.config import AttributionConfig
@@ -29,8 +30,11 @@ def event(event_id: str, type_: str = "page_view", **fields: Any) -> dict[str, A
             "event_time": at, "received_at": at, "sent_at": None, "context": {}, "properties": {}, **fields}
 
 
-def record(offset: int, items: Any, topic: str = "ev") -> SourceRecord:
-    return SourceRecord(topic, 0, offset, orjson.dumps(items), 1_795_000_000_000)
+def record(offset: int, items: Any, topic: str = "ev", headers: Headers | None = None) -> SourceRecord:
+    """A record as the collector writes it: keyed by the app, with its topic's format header by default."""
+    if headers is None:
+        headers = DEADLETTER_HEADERS if topic == "dl" else EVENTS_HEADERS
+    return SourceRecord(topic, 0, offset, orjson.dumps(items), 1_795_000_000_000, b"shop", headers)
 
 
 def column(rows: list[tuple[Any, ...]], columns: tuple[str, ...], name: str) -> list[Any]:
@@ -47,7 +51,7 @@ def test_events_are_written_once_across_records_and_within_one() -> None:
 
 def test_a_poison_record_becomes_a_bad_event_and_the_partition_flows_on() -> None:
     p = processor()
-    broken = SourceRecord("ev", 0, 5, b'[{"app_id":"shop","event_id":"x"', 1_795_000_000_000)
+    broken = SourceRecord("ev", 0, 5, b'[{"app_id":"shop","event_id":"x"', 1_795_000_000_000, b"shop", EVENTS_HEADERS)
     wrong_type = record(6, [event("y", event_time=12345)])  # an event_time that is not a string
     out = p.process([broken, wrong_type, record(7, [event("z")])])
     assert column(out.events, EVENT_COLUMNS, "event_id") == ["z"]
@@ -56,6 +60,42 @@ def test_a_poison_record_becomes_a_bad_event_and_the_partition_flows_on() -> Non
     assert column(out.bad_events, BAD_EVENT_COLUMNS, "_offset") == [5, 6]
     # The poison record left no trace in the dedup state: its ids can still arrive correctly later.
     assert column(p.process([record(8, [event("y")])]).events, EVENT_COLUMNS, "event_id") == ["y"]
+
+
+def test_a_record_of_an_unknown_format_is_a_poison_bad_event_under_its_key() -> None:
+    p = processor()
+    future = record(3, [event("f")], headers=(("format", b"events-json-array/2"),))
+    crossed = record(4, [event("g")], headers=DEADLETTER_HEADERS)  # a dead-letter record on the events topic
+    not_array = record(5, event("h"))
+    out = p.process([future, crossed, not_array, record(6, [event("z")])])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["z"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "code") == ["poison"] * 3
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "_offset") == [3, 4, 5]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "reason") == [
+        "RecordFormatError: record format 'events-json-array/2' is not 'events-json-array/1', the format of this topic",
+        "RecordFormatError: record format 'deadletter-json/1' is not 'events-json-array/1', the format of this topic",
+        "RecordFormatError: an events record must hold a JSON array, got a JSON object",
+    ]
+    # The whole record is kept, so it can be replayed once the format is known.
+    assert orjson.loads(column(out.bad_events, BAD_EVENT_COLUMNS, "payload")[0]) == [event("f")]
+    assert column(p.process([record(7, [event("f")])]).events, EVENT_COLUMNS, "event_id") == ["f"]
+
+
+def test_a_poison_record_is_reported_under_its_key_not_what_its_bytes_say() -> None:
+    p = processor()
+    lying = SourceRecord("ev", 0, 9, b'[{"app_id":"other","event_id":', 1_795_000_000_000, b"shop", EVENTS_HEADERS)
+    (row,) = p.process([lying]).bad_events
+    assert row[BAD_EVENT_COLUMNS.index("app_id")] == "shop"
+
+
+def test_records_without_a_format_header_from_earlier_versions_still_land() -> None:
+    p = processor()
+    dead = {"app_id": "shop", "source": "sdk", "received_at": "2026-11-20T10:00:00.000Z", "code": "invalid",
+            "reason": "r", "payload": "{}"}
+    out = p.process([record(0, [event("old")], headers=()), record(1, dead, topic="dl", headers=())])
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["old"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "stage") == ["collector"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "reason") == ["r"]
 
 
 def test_a_malformed_event_goes_to_bad_events_and_its_neighbours_land() -> None:
