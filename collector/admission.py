@@ -3,7 +3,7 @@ record of whether publishing works (readiness), and the accounting of 503s (a co
 cause per interval).
 
 `/v1/batch`, the webhooks and `/v1/costs` all enter through `Admission.slot()` and publish through
-`CollectorState.publish` (collector/app.py), so they drain on shutdown and recover from a broker fault alike.
+`CollectorState.publish` (collector/state.py), so they drain on shutdown and recover from a broker fault alike.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from collector.auth import App, Integration, KeyRing
-from collector.webhooks.platforms import PLATFORMS
+from collector.webhooks.macros import PLATFORMS
 
 log = logging.getLogger(__name__)
 APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

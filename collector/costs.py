@@ -10,12 +10,13 @@ earlier days; the store replaces the figure stored under the same key (the lates
 does not apply that rule: it only refuses two figures for the same key within one upload (the later row gets a
 problem). Currency is not part of the key, so a restatement may change the currency.
 
-Exactness (see collector/money.py for the decimal contexts and `FxRates`): spend is never passed through float
-arithmetic: strings are parsed as decimals, JSON numbers are
-converted via their shortest `repr`. Spend has at most 4 decimal places and 14 integer digits. Conversion uses
-`FxRates` (units of the base currency per 1 unit of a currency, each rate valid from its date until the next
-entry); `spend_reporting` is the exact product/quotient rounded half-even to 4 places, and `fx_rate` is the rate
-used (a cross rate through the base is rounded to 28 significant digits for display, never before converting).
+Each field of a row is checked by collector/cost_fields.py. Exactness (see collector/money.py for the decimal
+contexts and `FxRates`): spend is never passed through float arithmetic: strings are parsed as decimals, JSON
+numbers are converted via their shortest `repr`. Spend has at most 4 decimal places and 14 integer digits.
+Conversion uses `FxRates` (units of the base currency per 1 unit of a currency, each rate valid from its date
+until the next entry); `spend_reporting` is the exact product/quotient rounded half-even to 4 places, and
+`fx_rate` is the rate used (a cross rate through the base is rounded to 28 significant digits for display, never
+before converting).
 
 CSV: one row per line (fields may be quoted, but may not contain line breaks). The header is row 0 and the first
 data row is row 1, so row N is line N + 1 of the file; blank lines are skipped but keep their numbers.
@@ -26,36 +27,29 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-import math
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
-from collector.money import (
-    CURRENCY_PATTERN,
-    DATE_PATTERN,
-    DECIMAL_PATTERN,
-    Q4,
-    SPEND_PLACES,
-    WIDE,
-    FxRates,
-    UnknownCurrency,
-    show,
+from collector.cost_fields import (
+    MAX_SPEND,
+    MAX_SPEND_INT_DIGITS,
+    NAME_PATTERN,
+    NAME_RULE,
+    InvalidField,
+    parse_channel,
+    parse_currency,
+    parse_date,
+    parse_label,
+    parse_source,
+    parse_spend,
 )
+from collector.money import CURRENCY_PATTERN, FxRates, UnknownCurrency, show
 
 FIELDS = ("date", "channel", "campaign", "creative", "spend", "currency", "source")
 REQUIRED_FIELDS = ("date", "channel", "spend")
-MAX_LABEL_CHARS = 128
 MAX_LINE_BYTES = 4096
-MAX_SPEND_INT_DIGITS = 14
-
-NAME_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
-
-_MAX_SPEND = Decimal(10) ** MAX_SPEND_INT_DIGITS
-_NAME_RULE = "1-64 characters of a-z, 0-9, '_', '.', '-'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +146,6 @@ def parse_csv(
     return parser.rows, parser.problems
 
 
-class _Invalid(Exception):
-    """A row-level problem raised while parsing one cost row."""
-
-
-def _bad(message: str) -> NoReturn:
-    raise _Invalid(message)
-
-
 def _field_name(key: Any) -> str:
     text = key if isinstance(key, str) else show(key)
     return text if len(text) <= 64 else text[:61] + "..."
@@ -203,100 +189,6 @@ def _check_header(columns: list[str]) -> list[CostProblem]:
     return problems
 
 
-def _check_name(value: str, field: str) -> str:
-    text = value.strip()
-    if not text.isascii() or not NAME_PATTERN.fullmatch(text.lower()):
-        _bad(f"{field} {show(value)} is not allowed; use {_NAME_RULE}")
-    return text.lower()
-
-
-def _parse_date(value: Any) -> datetime.date:
-    if value is None:
-        _bad("date is required, as YYYY-MM-DD (e.g. 2026-03-01)")
-    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value.strip()):
-        _bad(f"date {show(value)} is not a date; send YYYY-MM-DD (e.g. 2026-03-01)")
-    try:
-        return datetime.date.fromisoformat(value.strip())
-    except ValueError:
-        _bad(f"date {show(value)} is not a calendar date; send YYYY-MM-DD (e.g. 2026-03-01)")
-
-
-def _parse_channel(value: Any) -> str:
-    if value is None:
-        _bad(f"channel is required (e.g. tencent_ads): {_NAME_RULE}")
-    if not isinstance(value, str):
-        _bad(f"channel must be a string of {_NAME_RULE}; got {show(value)}")
-    return _check_name(value, "channel")
-
-
-def _parse_label(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        _bad(f"{field} must be a string of at most {MAX_LABEL_CHARS} characters (or omitted); got {show(value)}")
-    text = value.strip()
-    if len(text) > MAX_LABEL_CHARS:
-        _bad(f"{field} is {len(text)} characters long; at most {MAX_LABEL_CHARS} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
-        _bad(f"{field} {show(value)} contains control characters; send plain text")
-    return text
-
-
-def _parse_spend(value: Any) -> Decimal:
-    rule = f'a decimal number >= 0 with at most {SPEND_PLACES} decimal places, e.g. 1234.5678 or "1234.5678"'
-    amount: Decimal
-    if value is None:
-        _bad(f"spend is required: {rule}")
-    if isinstance(value, bool):
-        _bad(f"spend {show(value)} is not a number; send {rule}")
-    if isinstance(value, int):
-        if value >= _MAX_SPEND:
-            _bad(f"spend {show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
-        amount = Decimal(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            _bad(f"spend {show(value)} is not a finite number; send {rule}")
-        amount = Decimal(repr(value))
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            _bad(f"spend {show(value)} is not a finite number; send {rule}")
-        amount = value
-    elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 64 or not DECIMAL_PATTERN.fullmatch(text):
-            _bad(f"spend {show(value)} is not a plain decimal number; send {rule}")
-        amount = Decimal(text)
-    else:
-        _bad(f"spend must be {rule}; got {show(value)}")
-    if amount < 0:
-        _bad(f"spend {show(value)} is negative; spend must be >= 0 (send a correction as the new figure)")
-    if amount >= _MAX_SPEND:
-        _bad(f"spend {show(value)} has more than {MAX_SPEND_INT_DIGITS} digits before the decimal point")
-    rounded = amount.quantize(Q4, context=WIDE)
-    if rounded != amount:
-        _bad(f"spend {show(value)} has more than {SPEND_PLACES} decimal places; round it, e.g. to {rounded}")
-    return rounded.copy_abs()
-
-
-def _parse_currency(value: Any, default: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    if not isinstance(value, str):
-        _bad(f"currency must be an ISO-4217 code like USD or CNY; got {show(value)}")
-    code = value.strip().upper()
-    if not code.isascii() or not CURRENCY_PATTERN.fullmatch(code):
-        _bad(f"currency {show(value)} is not an ISO-4217 code; send 3 letters like USD or CNY")
-    return code
-
-
-def _parse_source(value: Any, default: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    if not isinstance(value, str):
-        _bad(f"source must be a string of {_NAME_RULE} (e.g. tencent_ads); got {show(value)}")
-    return _check_name(value, "source")
-
-
 class _RowParser:
     """Shared per-row validation for JSON and CSV, with duplicate-key detection across the upload."""
 
@@ -305,7 +197,7 @@ class _RowParser:
             msg = f"reporting_currency must be 3 uppercase letters; got {reporting_currency!r}"
             raise ValueError(msg)
         if not isinstance(default_source, str) or not NAME_PATTERN.fullmatch(default_source):
-            msg = f"default_source must be {_NAME_RULE}; got {default_source!r}"
+            msg = f"default_source must be {NAME_RULE}; got {default_source!r}"
             raise ValueError(msg)
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             msg = f"max_rows must be a positive integer; got {max_rows!r}"
@@ -337,16 +229,16 @@ class _RowParser:
         def check(field: str, parse: Any, *args: Any) -> None:
             try:
                 values[field] = parse(raw.get(field), *args)
-            except _Invalid as exc:
+            except InvalidField as exc:
                 problems.append(CostProblem(number, field, str(exc)))
 
-        check("date", _parse_date)
-        check("channel", _parse_channel)
-        check("campaign", _parse_label, "campaign")
-        check("creative", _parse_label, "creative")
-        check("spend", _parse_spend)
-        check("currency", _parse_currency, self.reporting_currency)
-        check("source", _parse_source, self.default_source)
+        check("date", parse_date)
+        check("channel", parse_channel)
+        check("campaign", parse_label, "campaign")
+        check("creative", parse_label, "creative")
+        check("spend", parse_spend)
+        check("currency", parse_currency, self.reporting_currency)
+        check("source", parse_source, self.default_source)
 
         key_fields = ("date", "channel", "campaign", "creative", "source")
         if all(field in values for field in key_fields):
@@ -382,7 +274,7 @@ class _RowParser:
         except ArithmeticError:  # pragma: no cover - bounded spend and rates make this unreachable
             problems.append(CostProblem(number, "spend", f"spend {spend} cannot be converted to {currency}"))
             return None
-        if converted >= _MAX_SPEND:
+        if converted >= MAX_SPEND:
             message = (
                 f"spend {spend} {currency} is {converted} {self.reporting_currency}, more than "
                 f"{MAX_SPEND_INT_DIGITS} digits before the decimal point"

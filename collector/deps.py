@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from collector.errors import MalformedBody, PayloadTooLarge
-
-if TYPE_CHECKING:
-    from collector.app import CollectorState
+from collector.state import CollectorState
 
 
 async def _state(request: Request) -> CollectorState:
@@ -18,7 +16,7 @@ async def _state(request: Request) -> CollectorState:
     return state
 
 
-StateDep = Annotated["CollectorState", Depends(_state)]
+StateDep = Annotated[CollectorState, Depends(_state)]
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:

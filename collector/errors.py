@@ -2,7 +2,11 @@
 
     CollectorError
     ├── MalformedBody          400  the body is not a JSON batch (not retriable)
+    │   └── WebhookInputError  400  `invalid_parameters`: a webhook call's parameters cannot make a touch
+    │                               (collector/webhooks/platforms.py; the call is also kept as a dead letter)
     ├── Unauthorized           401  missing, unknown or revoked write key
+    │   └── SignatureRejected  401  a webhook signature missing, invalid, stale or replayed (its code says which;
+    │                               collector/webhooks/signing.py)
     ├── OriginNotAllowed       403  browser Origin not on the app's CORS allowlist
     ├── NotFound               404  unknown webhook integration or wrong token (nothing recorded)
     ├── PayloadTooLarge        413  body, decompressed body or event count over a limit
@@ -22,6 +26,9 @@ Rejections of single events are not errors: they are reported in a 200 response,
 
 from __future__ import annotations
 
+from typing import Literal
+
+SignatureCode = Literal["signature_missing", "signature_invalid", "signature_stale", "signature_replayed"]
 
 class CollectorError(Exception):
     status: int = 500
@@ -38,8 +45,31 @@ class MalformedBody(CollectorError):
     status, code = 400, "malformed_body"
 
 
+class WebhookInputError(MalformedBody):
+    """``field`` names the parameter at fault (as sent, lower-cased) or, when nothing usable was sent, the
+    canonical field; ``reason`` says what to change. The message is both: ``"<field>: <reason>"``."""
+
+    code = "invalid_parameters"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class Unauthorized(CollectorError):
     status, code = 401, "unauthorized"
+
+
+class SignatureRejected(Unauthorized):
+    """Still a 401, with a code per kind of failure: a signing integration can tell a stale clock from a wrong
+    secret without our saying more than that."""
+
+    code: SignatureCode
+
+    def __init__(self, message: str, *, code: SignatureCode) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class OriginNotAllowed(CollectorError):

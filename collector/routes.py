@@ -6,7 +6,7 @@ Handlers stay thin: everything that decides anything lives in `body`, `ingest` a
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,9 +19,7 @@ from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
 from collector.responses import JsonResponse
 from collector.routing import route_events, route_rejections
-
-if TYPE_CHECKING:
-    from collector.app import CollectorState
+from collector.state import CollectorState
 
 router = APIRouter()
 
@@ -71,7 +69,7 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         if origin is not None and origin not in app.cors_origins:
             msg = f"origin {origin!r} is not allowed for app {app.app_id!r}"
             raise OriginNotAllowed(msg)
-        limits = state.settings.body_limits()
+        limits = state.limits
         raw = await read_bounded(request, limits.max_body_bytes)
         body = decompress(raw, request.headers.get("content-encoding"), limits)
         sent_at, raw_events = parse_batch(body, limits)
@@ -79,7 +77,7 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         ctx = RequestContext(
             app_id=app.app_id,
             received_at=state.clock(),
-            ip=client_ip(peer, request.headers.get("x-forwarded-for"), state.settings.trusted_proxy_networks()),
+            ip=client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies),
             user_agent=request.headers.get("user-agent", "")[:512],
         )
         result = ingest(raw_events, sent_at, ctx, limits, state.hasher)

@@ -49,6 +49,7 @@ class CollectorSettings(ServiceSettings):
         self.trusted_proxy_networks()  # fail at start on a malformed entry
         return self
 
+    # The two below are built once, by collector/state.py `CollectorState`, not per request.
     def body_limits(self) -> BodyLimits:
         return BodyLimits(
             max_body_bytes=self.collector_max_body_bytes,

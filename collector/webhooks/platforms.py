@@ -1,9 +1,10 @@
-"""From an ad platform's click or impression parameters to one canonical `AdTouch`. Pure: stdlib only, no I/O.
+"""From an ad platform's click or impression parameters to one canonical `AdTouch`. Pure: no I/O.
 
 Each platform names its parameters differently (the operator pastes a monitoring link whose query maps our
 names to the platform's macros, e.g. ``click_id=__CLICK_ID__``); ``parse_touch`` reads them case-insensitively,
-treats empty values and unfilled macros as missing, bounds every value and rejects what can never be used with a
-`WebhookInputError` naming the parameter. The mapping tables and example links are in docs/webhooks.md.
+treats empty values and unfilled macros (schemas/macros.py) as missing, bounds every value and rejects what can
+never be used with a `WebhookInputError` naming the parameter. Which parameter feeds which field, per platform, is
+the table in collector/webhooks/macros.py; example links are in docs/webhooks.md.
 
 Nothing here fetches, resolves or follows anything: a ``callback`` URL is only kept as a string for a later
 postback to an allow-listed host.
@@ -14,18 +15,15 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Literal, get_args
 from urllib.parse import parse_qsl, urlsplit
 
-Platform = Literal["generic", "tencent_ads", "ocean_engine"]
-PLATFORMS: tuple[Platform, ...] = get_args(Platform)
-TouchKind = Literal["click", "impression"]
-KINDS: tuple[TouchKind, ...] = get_args(TouchKind)
+from collector.errors import WebhookInputError
+from collector.webhooks.macros import PLATFORMS, SPECS, PlatformSpec, TouchKind
+from schemas.macros import clean_text
 
 MAX_ID_LENGTH = 128  # click ids, impression ids, account/campaign/adgroup/ad/creative ids, device ids
 MAX_USER_AGENT_LENGTH = 512
@@ -43,14 +41,6 @@ MAX_FUTURE = timedelta(days=1)
 _MILLISECONDS_FROM = 10**11
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Platforms fill macros such as __CLICK_ID__ or {clickid}; a link opened outside the platform (a preview, a test
-# call, a field the ad version does not support) arrives with the macro itself, which is not a value.
-_MACRO = re.compile(
-    r"__[A-Za-z0-9_]+__|\{\{?\s*[A-Za-z0-9_.\-]*\s*\}?\}|\$\{[A-Za-z0-9_.\-]*\}|%7B[A-Za-z0-9_.\-]*%7D",
-    re.IGNORECASE,
-)
-_MISSING = frozenset({"null", "undefined", "none", "nil"})  # what stringified missing values look like
-_INVISIBLE = frozenset({"Cc", "Cf"})
 _NUMERIC_TIME = re.compile(r"(\d{1,20})(?:\.(\d{1,9}))?")
 _EXTRA_NAME = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 # Device ids a platform sends when it has none: all zeros (an IDFA with tracking off) or the MD5 of "" or "0".
@@ -80,16 +70,6 @@ _RESERVED = frozenset(
 )
 
 
-class WebhookInputError(ValueError):
-    """A call whose parameters cannot make a touch; ``field`` names the parameter at fault (as sent, lower-cased)
-    or, when nothing usable was sent, the canonical field; ``message`` says what to change."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 @dataclass(frozen=True, slots=True)
 class AdTouch:
     """One ad click or impression as the platform reported it. Missing text fields are ``""``.
@@ -115,140 +95,18 @@ class AdTouch:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    """Which parameter names (lower-case, in priority order) feed each field for one platform."""
-
-    click_ids: tuple[str, ...]
-    impression_ids: tuple[str, ...]
-    click_times: tuple[str, ...]
-    impression_times: tuple[str, ...]
-    account_id: tuple[str, ...]
-    campaign_id: tuple[str, ...]
-    adgroup_id: tuple[str, ...]
-    ad_id: tuple[str, ...]
-    creative_id: tuple[str, ...]
-    ip: tuple[str, ...]
-    user_agent: tuple[str, ...]
-    callback: tuple[str, ...]
-    device_ids: tuple[str, ...]
-    # `<ad id>.<click id>.0.<n>` (Tencent's weixinadinfo, as the SDK side reads it): click id and ad id fallback.
-    segmented_click_ids: tuple[str, ...] = ()
-    # URLs whose own `callback` query parameter is the callback (Ocean Engine's callback_url).
-    callback_urls: tuple[str, ...] = ()
-    # The callback doubles as the click id when no click id parameter was sent (Ocean Engine).
-    click_id_from_callback: bool = False
-    iso_times: bool = False
-
-    def names(self, kind: TouchKind) -> frozenset[str]:
-        ids = (*self.click_ids, *self.segmented_click_ids) if kind == "click" else self.impression_ids
-        times = self.click_times if kind == "click" else self.impression_times
-        return frozenset(
-            (
-                *ids,
-                *times,
-                *self.account_id,
-                *self.campaign_id,
-                *self.adgroup_id,
-                *self.ad_id,
-                *self.creative_id,
-                *self.ip,
-                *self.user_agent,
-                *self.callback,
-                *self.device_ids,
-                *self.callback_urls,
-            )
-        )
-
-
-_SPECS: Mapping[str, _Spec] = {
-    "generic": _Spec(
-        click_ids=("click_id", "clickid"),
-        impression_ids=("impression_id",),
-        click_times=("ts", "touch_time", "timestamp"),
-        impression_times=("ts", "touch_time", "timestamp"),
-        account_id=("account_id",),
-        campaign_id=("campaign_id",),
-        adgroup_id=("adgroup_id",),
-        ad_id=("ad_id",),
-        creative_id=("creative_id",),
-        ip=("ip",),
-        user_agent=("ua", "user_agent"),
-        callback=("callback",),
-        device_ids=(
-            "muid",
-            "oaid",
-            "oaid_md5",
-            "hash_oaid",
-            "idfa",
-            "imei",
-            "android_id",
-            "hash_android_id",
-            "caid",
-        ),
-        iso_times=True,
-    ),
-    "tencent_ads": _Spec(
-        click_ids=("click_id", "gdt_vid", "qz_gdt"),
-        segmented_click_ids=("weixinadinfo",),
-        impression_ids=("impression_id",),
-        click_times=("click_time",),
-        impression_times=("impression_time",),
-        account_id=("account_id", "advertiser_id"),
-        campaign_id=("campaign_id",),
-        adgroup_id=("adgroup_id",),
-        ad_id=("ad_id",),
-        creative_id=("dynamic_creative_id", "creative_id"),
-        ip=("ip",),
-        user_agent=("user_agent", "ua"),
-        callback=("callback",),
-        device_ids=("muid", "hash_oaid", "oaid", "hash_android_id", "android_id", "idfa", "caid"),
-    ),
-    "ocean_engine": _Spec(
-        click_ids=("clickid", "click_id"),
-        impression_ids=(),
-        click_times=("ts",),
-        impression_times=("ts",),
-        account_id=("advertiser_id",),
-        campaign_id=("project_id", "campaign_id"),
-        adgroup_id=(),
-        ad_id=("promotion_id", "aid"),
-        creative_id=("cid",),
-        ip=("ip",),
-        user_agent=("ua", "user_agent"),
-        callback=("callback_param", "callback"),
-        callback_urls=("callback_url",),
-        device_ids=(
-            "imei",
-            "idfa",
-            "oaid",
-            "oaid_md5",
-            "androidid",
-            "android_id",
-            "caid",
-            "caid1",
-            "caid2",
-            "mac",
-            "mac1",
-            "muid",
-        ),
-        click_id_from_callback=True,
-    ),
-}
-
-
 def parse_touch(platform: str, kind: str, params: Mapping[str, object], *, now: datetime | None = None) -> AdTouch:
     """The touch described by ``params`` (a monitoring link's query, or a POSTed JSON object).
 
-    Raises `WebhookInputError` (and nothing else, whatever ``params`` holds) when the platform or kind is
-    unknown, a click has no click id, a click id, impression id or callback is longer than its bound (cut, it
-    would never match), or a time is unparseable, before 2000 or more than a day after ``now`` (default: the
-    current time).
+    Raises `WebhookInputError` (collector/errors.py, a 400 `invalid_parameters`; nothing else, whatever ``params``
+    holds) when the platform or kind is unknown, a click has no click id, a click id, impression id or callback
+    is longer than its bound (cut, it would never match), or a time is unparseable, before 2000 or more than a
+    day after ``now`` (default: the current time).
     """
-    spec = _SPECS.get(platform) if isinstance(platform, str) else None
+    spec = SPECS.get(platform) if isinstance(platform, str) else None
     if spec is None:
         msg = f"unknown platform {_show(platform)}; expected one of {', '.join(PLATFORMS)}"
-        raise WebhookInputError(field="platform", message=msg)
+        raise WebhookInputError(field="platform", reason=msg)
     touch_kind = _kind(kind)
     if now is None:
         now = datetime.now(UTC)
@@ -291,7 +149,7 @@ def _kind(kind: object) -> TouchKind:
     if kind == "impression":
         return "impression"
     msg = f"unknown kind {_show(kind)}; expected click or impression"
-    raise WebhookInputError(field="kind", message=msg)
+    raise WebhookInputError(field="kind", reason=msg)
 
 
 def _read(params: Mapping[str, object]) -> dict[str, str]:
@@ -333,13 +191,7 @@ def clean_value(value: object) -> str:
         value = repr(value)
     if not isinstance(value, str):
         return ""
-    text = value[:_MAX_RAW_LENGTH]
-    if not (text.isascii() and text.isprintable()):
-        text = "".join(ch for ch in text if unicodedata.category(ch) not in _INVISIBLE)
-    text = text.strip()
-    if not text or text.lower() in _MISSING or _MACRO.fullmatch(text):
-        return ""
-    return text
+    return clean_text(value, _MAX_RAW_LENGTH)
 
 
 def _first(values: Mapping[str, str], names: Iterable[str], limit: int) -> str:
@@ -368,7 +220,7 @@ def _bounded_key(name: str, value: str, limit: int, what: str) -> str:
     return value
 
 
-def _callback(spec: _Spec, values: Mapping[str, str]) -> str:
+def _callback(spec: PlatformSpec, values: Mapping[str, str]) -> str:
     for name in spec.callback:
         value = values.get(name)
         if value:
@@ -396,7 +248,7 @@ def _query_param(url: str, wanted: str) -> str:
     return ""
 
 
-def _click_id(spec: _Spec, kind: TouchKind, values: Mapping[str, str], callback: str) -> str:
+def _click_id(spec: PlatformSpec, kind: TouchKind, values: Mapping[str, str], callback: str) -> str:
     names = spec.click_ids if kind == "click" else spec.impression_ids
     what = "the click id" if kind == "click" else "the impression id"
     for name in names:
@@ -405,27 +257,30 @@ def _click_id(spec: _Spec, kind: TouchKind, values: Mapping[str, str], callback:
             return _bounded_key(name, value, MAX_ID_LENGTH, what)
     if kind == "impression":
         return ""
-    for name in spec.segmented_click_ids:
-        value = values.get(name)
-        parts = value.split(".") if value else []
-        segment = clean_value(parts[1]) if len(parts) > 1 else ""
+    for rule in spec.segmented_click_ids:
+        value = values.get(rule.param)
+        parts = value.split(rule.separator) if value else []
+        segment = clean_value(parts[rule.click_id_segment]) if rule.click_id_segment < len(parts) else ""
         if segment:
-            return _bounded_key(name, segment, MAX_ID_LENGTH, "the click id segment")
+            return _bounded_key(rule.param, segment, MAX_ID_LENGTH, "the click id segment")
     if spec.click_id_from_callback and callback:
         source = next((n for n in (*spec.callback, *spec.callback_urls) if n in values), "callback")
         return _bounded_key(source, callback, MAX_ID_LENGTH, "the callback, used as the click id,")
-    accepted = ", ".join((*names, *spec.segmented_click_ids, *(spec.callback if spec.click_id_from_callback else ())))
+    segmented = (rule.param for rule in spec.segmented_click_ids)
+    accepted = ", ".join((*names, *segmented, *(spec.callback if spec.click_id_from_callback else ())))
     msg = f"a click needs a click id: none of {accepted} has a value (empty or an unfilled macro)"
-    raise WebhookInputError(field="click_id", message=msg)
+    raise WebhookInputError(field="click_id", reason=msg)
 
 
-def _segment_ad_id(spec: _Spec, values: Mapping[str, str]) -> str:
-    for name in spec.segmented_click_ids:
-        value = values.get(name)
-        if value and "." in value:
-            ad_id = clean_value(value.split(".", 1)[0])
-            if ad_id:
-                return ad_id[:MAX_ID_LENGTH].strip()
+def _segment_ad_id(spec: PlatformSpec, values: Mapping[str, str]) -> str:
+    for rule in spec.segmented_click_ids:
+        value = values.get(rule.param)
+        if rule.ad_id_segment is None or not value or rule.separator not in value:
+            continue
+        parts = value.split(rule.separator)
+        ad_id = clean_value(parts[rule.ad_id_segment]) if rule.ad_id_segment < len(parts) else ""
+        if ad_id:
+            return ad_id[:MAX_ID_LENGTH].strip()
     return ""
 
 

@@ -10,7 +10,7 @@ parameter is stored for later postbacks, never fetched.
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -18,21 +18,19 @@ from fastapi import APIRouter, Request
 
 from collector.auth import Integration
 from collector.deps import StateDep, read_bounded
-from collector.errors import MalformedBody, NotFound, PayloadTooLarge, RateLimited, Unauthorized
+from collector.errors import MalformedBody, NotFound, PayloadTooLarge, RateLimited, WebhookInputError
 from collector.ingest import Rejection, RequestContext
 from collector.responses import JsonResponse
 from collector.routing import route_events, route_rejections
+from collector.state import CollectorState
 from collector.webhooks.events import ad_touch_event
-from collector.webhooks.platforms import WebhookInputError, parse_touch
-from collector.webhooks.signing import SignatureError, replay_key, verify
-
-if TYPE_CHECKING:
-    from collector.app import CollectorState
+from collector.webhooks.macros import TouchKind
+from collector.webhooks.platforms import parse_touch
+from collector.webhooks.signing import replay_key, verify
 
 router = APIRouter()
 MAX_WEBHOOK_BYTES = 16_384
 
-Kind = Literal["click", "impression"]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed parameters (also kept as a dead letter)"},
     401: {"description": "Signature missing, invalid, stale or replayed"},
@@ -43,7 +41,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/v1/webhooks/{integration_id}/{kind}", responses=RESPONSES, summary="Ad click/impression (GET)")
-async def webhook_get(integration_id: str, kind: Kind, request: Request, state: StateDep) -> JsonResponse:
+async def webhook_get(integration_id: str, kind: TouchKind, request: Request, state: StateDep) -> JsonResponse:
     raw_query = request.url.query.encode()
     if len(raw_query) > MAX_WEBHOOK_BYTES:
         msg = f"the query string is over {MAX_WEBHOOK_BYTES} bytes"
@@ -53,7 +51,7 @@ async def webhook_get(integration_id: str, kind: Kind, request: Request, state: 
 
 
 @router.post("/v1/webhooks/{integration_id}/{kind}", responses=RESPONSES, summary="Ad click/impression (POST)")
-async def webhook_post(integration_id: str, kind: Kind, request: Request, state: StateDep) -> JsonResponse:
+async def webhook_post(integration_id: str, kind: TouchKind, request: Request, state: StateDep) -> JsonResponse:
     body = await read_bounded(request, MAX_WEBHOOK_BYTES)
     try:
         doc = orjson.loads(body)
@@ -69,7 +67,7 @@ async def webhook_post(integration_id: str, kind: Kind, request: Request, state:
 
 
 async def _handle(
-    integration_id: str, kind: Kind, params: dict[str, str], signed_payload: bytes, request: Request,
+    integration_id: str, kind: TouchKind, params: dict[str, str], signed_payload: bytes, request: Request,
     state: CollectorState,
 ) -> JsonResponse:
     async with state.admission.slot():
@@ -77,7 +75,7 @@ async def _handle(
 
 
 async def _record(
-    integration_id: str, kind: Kind, params: dict[str, str], signed_payload: bytes, request: Request,
+    integration_id: str, kind: TouchKind, params: dict[str, str], signed_payload: bytes, request: Request,
     state: CollectorState,
 ) -> JsonResponse:
     integration = _authorise(integration_id, params, request, state)
@@ -97,20 +95,15 @@ async def _record(
         touch = parse_touch(integration.platform, kind, params, now=now)
     except WebhookInputError as exc:
         payload = orjson.dumps(params).decode()[:4096]
-        rejection = Rejection(0, "invalid", f"{exc.field}: {exc.message}", payload)
+        rejection = Rejection(0, "invalid", exc.message, payload)
         await state.publish(
             route_rejections([rejection], ctx, settings.kafka_deadletter_topic, source=f"webhook:{integration_id}")
         )
-        msg = f"{exc.field}: {exc.message}"
-        raise WebhookRejected(msg) from None
+        raise  # still a 400 to the caller; the dead letter keeps what was sent
     event = ad_touch_event(touch, integration, now)
     await state.publish(route_events([event], settings.kafka_events_topic))
     state.metrics.events_accepted.labels(integration.app_id).inc()
     return JsonResponse({"ok": True})
-
-
-class WebhookRejected(MalformedBody):
-    code = "invalid_parameters"
 
 
 def _authorise(integration_id: str, params: dict[str, str], request: Request, state: CollectorState) -> Integration:
@@ -129,22 +122,9 @@ def _check_signature(
     signature = request.headers.get("x-touchstream-signature")
     if signature is None and not integration.require_signature:
         return  # token-guarded only, as Tencent Ads and Ocean Engine call
-    try:
-        verified = verify(
-            list(integration.signing_secrets), request.headers.get("x-touchstream-timestamp"), signature, payload,
-            now_s,
-        )
-        # Keyed on what was signed, not on the matching candidate: a header carrying several `sha256=` values
-        # must not buy one more use of the same call per value.
-        state.replays.check_and_remember(replay_key(integration.integration_id, verified.timestamp, payload), now_s)
-    except SignatureError as exc:
-        raise SignatureRejected(exc.message, code=exc.code) from None
-
-
-class SignatureRejected(Unauthorized):
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-
+    verified = verify(
+        list(integration.signing_secrets), request.headers.get("x-touchstream-timestamp"), signature, payload, now_s
+    )
+    # Keyed on what was signed, not on the matching candidate: a header carrying several `sha256=` values must not
+    # buy one more use of the same call per value.
+    state.replays.check_and_remember(replay_key(integration.integration_id, verified.timestamp, payload), now_s)

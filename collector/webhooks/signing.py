@@ -13,14 +13,9 @@ import hmac
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from collector.errors import SignatureRejected
+
 TOLERANCE_S = 300
-
-
-class SignatureError(ValueError):
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def sign(secret: str, timestamp: int, payload: bytes) -> str:
@@ -47,15 +42,15 @@ def verify(secrets: list[str], timestamp_header: str | None, signature_header: s
            now_s: float, tolerance_s: int = TOLERANCE_S) -> Verified:
     if not timestamp_header or not signature_header:
         msg = "a signed call needs X-Touchstream-Timestamp and X-Touchstream-Signature"
-        raise SignatureError(msg, code="signature_missing")
+        raise SignatureRejected(msg, code="signature_missing")
     try:
         timestamp = int(timestamp_header.strip())
     except ValueError:
         msg = "X-Touchstream-Timestamp must be epoch seconds"
-        raise SignatureError(msg, code="signature_invalid") from None
+        raise SignatureRejected(msg, code="signature_invalid") from None
     if abs(now_s - timestamp) > tolerance_s:
         msg = f"the signature timestamp is more than {tolerance_s}s away from our clock"
-        raise SignatureError(msg, code="signature_stale")
+        raise SignatureRejected(msg, code="signature_stale")
     offered = [s.strip() for s in signature_header.split(",") if s.strip().startswith("sha256=")]
     for secret in secrets:
         expected = sign(secret, timestamp, payload)
@@ -63,7 +58,7 @@ def verify(secrets: list[str], timestamp_header: str | None, signature_header: s
             if hmac.compare_digest(expected, candidate):
                 return Verified(timestamp, candidate)
     msg = "the signature does not match the body and the integration's secret"
-    raise SignatureError(msg, code="signature_invalid")
+    raise SignatureRejected(msg, code="signature_invalid")
 
 
 class ReplayGuard:
@@ -85,5 +80,5 @@ class ReplayGuard:
             del self._seen[oldest_key]
         if key in self._seen:
             msg = "this signed call was already received (replay)"
-            raise SignatureError(msg, code="signature_replayed")
+            raise SignatureRejected(msg, code="signature_replayed")
         self._seen[key] = now_s

@@ -6,13 +6,12 @@ one launch always gets exactly one channel. See docs/channels.md for the rules a
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
 from urllib.parse import unquote
 
+from schemas.macros import clean_text
 from stream.channels.taxonomy import (
     MAX_VALUE_LENGTH,
     Signal,
@@ -27,16 +26,6 @@ _MAX_RAW_LENGTH = 2048  # bounds the work on one value before decoding (a QR `q`
 _MAX_PARAMS = 256
 _MAX_NESTED_PAIRS = 32
 _MAX_DECODE_ROUNDS = 3
-
-# Ad platforms fill macros such as __CLICKID__ or {clickid} in their links; when a link is opened outside the
-# platform (a preview, a copied URL) the macro arrives literally and must not be taken for a value.
-_MACRO = re.compile(
-    r"__[A-Za-z0-9_]+__|\{\{?\s*[A-Za-z0-9_.\-]*\s*\}?\}|\$\{[A-Za-z0-9_.\-]*\}|%7B[A-Za-z0-9_.\-]*%7D",
-    re.IGNORECASE,
-)
-# What JavaScript SDKs send when they stringify a missing value.
-_MISSING = frozenset({"null", "undefined"})
-_INVISIBLE = frozenset({"Cc", "Cf"})
 _UTM_FIELDS: Mapping[str, tuple[str, str]] = {
     "source": ("utm_source", "source"),
     "medium": ("utm_medium", "medium"),
@@ -125,13 +114,11 @@ class _Decision:
 
 
 def clean_value(value: object, limit: int = MAX_VALUE_LENGTH) -> str:
-    """Trimmed, without control/format characters, bounded; ``""`` for non-strings, macros and JS nulls."""
+    """Trimmed, without control/format characters, bounded; ``""`` for non-strings, unfilled macros and stringified
+    nulls (schemas/macros.py, the rule the collector's webhooks use too)."""
     if not isinstance(value, str):
         return ""
-    text = "".join(ch for ch in value[:_MAX_RAW_LENGTH] if unicodedata.category(ch) not in _INVISIBLE).strip()
-    if not text or text.casefold() in _MISSING or _MACRO.fullmatch(text):
-        return ""
-    return text[:limit].strip()
+    return clean_text(value, _MAX_RAW_LENGTH)[:limit].strip()
 
 
 def _read_launch(signals: LaunchSignals, taxonomy: Taxonomy) -> _Launch:

@@ -157,6 +157,17 @@ CASES = [
         Expect("social", "wechat_share", "scene"),
         id="macro-js-undefined-share_from",
     ),
+    # The shared rule (schemas/macros.py) also knows the stringified nulls the webhooks always treated as missing.
+    pytest.param(
+        launch(1007, share_from="None"),
+        Expect("social", "wechat_share", "scene"),
+        id="macro-python-none-share_from",
+    ),
+    pytest.param(
+        launch(None, {"gdt_vid": "nil", "clickid": "NULL", "utm_source": "douyin"}),
+        Expect("paid", "douyin", "explicit"),
+        id="macro-nil-and-null-click-ids-are-missing",
+    ),
     # --- explicit: UTM ----------------------------------------------------------------------------
     pytest.param(
         launch(

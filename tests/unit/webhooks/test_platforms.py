@@ -11,16 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collector.errors import MalformedBody, WebhookInputError
+from collector.webhooks.macros import KINDS, PLATFORMS
 from collector.webhooks.platforms import (
-    KINDS,
     MAX_CALLBACK_LENGTH,
     MAX_EXTRA_KEYS,
     MAX_EXTRA_VALUE_LENGTH,
     MAX_ID_LENGTH,
     MAX_USER_AGENT_LENGTH,
-    PLATFORMS,
     AdTouch,
-    WebhookInputError,
     parse_touch,
 )
 
@@ -257,6 +256,10 @@ def test_the_documented_results_are_what_the_docs_say() -> None:
         "%7bclickid%7d",
         "null",
         "undefined",
+        "NULL",
+        "none",
+        "None",
+        "nil",
         "\u200b",
         "\x00\t\n",
     ],
@@ -600,12 +603,13 @@ def test_an_unknown_kind_is_an_error(kind: object) -> None:
     assert caught.value.field == "kind"
 
 
-def test_the_error_is_a_value_error_with_field_and_message() -> None:
+def test_the_error_is_the_collectors_400_invalid_parameters_with_field_and_reason() -> None:
     exc = error("generic", "click", {})
-    assert isinstance(exc, ValueError)
+    assert isinstance(exc, MalformedBody)
+    assert (exc.status, exc.code, exc.retriable) == (400, "invalid_parameters", False)
     assert exc.field == "click_id"
-    assert "click id" in exc.message
-    assert str(exc) == f"click_id: {exc.message}"
+    assert "click id" in exc.reason
+    assert exc.message == str(exc) == f"click_id: {exc.reason}"
 
 
 def test_a_mapping_that_is_not_one_is_no_parameters() -> None:

@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
+from collector.errors import SignatureRejected
 from collector.sinks import InMemorySink
-from collector.webhooks.signing import ReplayGuard, SignatureError, replay_key
+from collector.webhooks.signing import ReplayGuard, replay_key
 from tests.unit.collector.conftest import RECEIVED_AT, asgi_client, build_app, make_settings
 
 TOKEN = "tok_signed_0123456789"
@@ -33,7 +34,7 @@ def test_replay_key_is_the_integration_the_timestamp_and_the_digest_of_the_signe
 def test_the_guard_refuses_a_key_seen_within_the_window_and_forgets_it_after() -> None:
     guard = ReplayGuard(tolerance_s=300)
     guard.check_and_remember("k", 1000.0)
-    with pytest.raises(SignatureError) as refused:
+    with pytest.raises(SignatureRejected) as refused:
         guard.check_and_remember("k", 1500.0)
     assert refused.value.code == "signature_replayed"
     # Older than twice the tolerance: a timestamp that old is already refused as stale, so it may be forgotten.
