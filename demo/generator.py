@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from demo.scenario import RETAIL, Campaign, ChannelScenario, Creative, Scenario
-from schemas.events import format_timestamp
+from schemas.events import PURCHASE_TYPES, format_timestamp
 
 SDK = {"name": "touchstream-miniprogram", "version": "1.4.2"}
 APP_VERSION = "3.2.1"
@@ -134,7 +134,7 @@ def generate(seed: int, start: date, days: int, scale: float = 1.0, scenario: Sc
         t.visitors += 1
         t.acquisitions += any(e["type"] == "register" for e in journey.events)
         for e in journey.events:
-            if e["type"] in ("convert", "repurchase"):
+            if e["type"] in PURCHASE_TYPES:
                 t.orders += 1
                 t.revenue += Decimal(e["properties"]["revenue"])
     # A click just before midnight on the last day may open a visit after the run: then it is a click alone.

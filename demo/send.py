@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from demo.apps import DemoApp
 from demo.generator import AdClick, SpendRow, Traffic
-from schemas.events import format_timestamp
+from schemas.events import CONVERSION_TYPES, format_timestamp
 
 RETRY_STATUSES = frozenset({429, 503})
 MAX_ATTEMPTS = 10
@@ -197,8 +197,7 @@ class Landed:
 
 
 def expected_landing(traffic: Traffic, result: SendResult) -> Landed:
-    conversions = sum(e["type"] in ("register", "activate", "convert", "repurchase")
-                      for j in traffic.journeys for e in j.events)
+    conversions = sum(e["type"] in CONVERSION_TYPES for j in traffic.journeys for e in j.events)
     return Landed(result.stored, conversions, result.spend_rows)
 
 

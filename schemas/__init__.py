@@ -7,6 +7,9 @@
   pre-validation step that drops fields only the server may set.
 * `schemas.enrich`: `enrich`, the JSON-ready record for Kafka with the clock-skew-corrected `event_time`.
 * `schemas.export`: writes / checks the JSON Schema files in `schemas/json/`.
+* `schemas.macros`: `clean_text`, the one rule for link values that are no values (unfilled ad macros,
+  stringified nulls), used by the collector's webhooks and the stream's channel resolution.
+* `schemas.records`: the Kafka record format (headers, encoder, decoder, typed records) both services share.
 
 The contract in prose, with examples, is `schemas/README.md`. Pure: imports only pydantic, the stdlib and
 orjson.

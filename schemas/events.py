@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import orjson
 from pydantic import (
@@ -33,29 +33,14 @@ from pydantic_core import PydanticCustomError
 
 from schemas.context import Context
 
-EVENT_TYPES: Final = (
-    "exposure",
-    "click",
-    "enter",
-    "register",
-    "activate",
-    "convert",
-    "repurchase",
-    "page_view",
-    "share",
-    "identify",
-    "custom",
-)
-"""Every value of `type`, in contract order."""
-
-LIFECYCLE_TYPES: Final = ("exposure", "click", "enter", "register", "activate", "convert", "repurchase")
-"""The lifecycle nodes an SDK sends (retention is derived downstream and never sent)."""
+TOUCH_TYPES: Final = ("exposure", "click", "enter")
+"""The lifecycle nodes before a conversion: what a journey's touchpoints are made of."""
 
 CONVERSION_TYPES: Final = ("register", "activate", "convert", "repurchase")
-"""The default conversion types of attribution."""
+"""The lifecycle nodes that are conversions: the default conversion types of attribution."""
 
-PURCHASE_TYPES: Final = ("convert", "repurchase")
-"""Types whose `properties` are a `PurchaseProperties` (order_id, revenue, currency)."""
+LIFECYCLE_TYPES: Final = TOUCH_TYPES + CONVERSION_TYPES
+"""The lifecycle nodes an SDK sends, in funnel order (retention is derived downstream and never sent)."""
 
 MAX_PROPERTIES = 100
 MIN_YEAR = 2000
@@ -388,19 +373,15 @@ Event = Annotated[
 """Any event, discriminated on `type`."""
 
 EVENT_MODELS: Final[dict[str, type[BaseEvent]]] = {
-    "exposure": ExposureEvent,
-    "click": ClickEvent,
-    "enter": EnterEvent,
-    "register": RegisterEvent,
-    "activate": ActivateEvent,
-    "convert": ConvertEvent,
-    "repurchase": RepurchaseEvent,
-    "page_view": PageViewEvent,
-    "share": ShareEvent,
-    "identify": IdentifyEvent,
-    "custom": CustomEvent,
+    get_args(model.model_fields["type"].annotation)[0]: model for model in get_args(get_args(Event)[0])
 }
-"""`type` → model, in contract order."""
+"""`type` → model, in contract order: read from the union, so that no second list can disagree with it."""
+
+EVENT_TYPES: Final = tuple(EVENT_MODELS)
+"""Every value of `type`, in contract order."""
+
+PURCHASE_TYPES: Final = tuple(t for t, model in EVENT_MODELS.items() if issubclass(model, _PurchaseEvent))
+"""Types whose `properties` are a `PurchaseProperties` (order_id, revenue, currency)."""
 
 EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)
 """Validates one raw event: `EVENT_ADAPTER.validate_python(raw_dict)` (or `.validate_json(bytes)`)."""

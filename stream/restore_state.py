@@ -11,7 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from stream.journeys.engine import AD_TOUCH_TYPES, FAMILIES, AppEngine
+from schemas.events import CONVERSION_TYPES, PURCHASE_TYPES
+from schemas.records import AD_TOUCH_TYPES
+from stream.journeys.engine import AppEngine
 from stream.journeys.restore import (
     conversion_from_row,
     restore_ad_click,
@@ -35,8 +37,8 @@ def _sql_list(names: tuple[str, ...] | list[str]) -> str:
 
 
 _AD_TOUCHES = _sql_list(AD_TOUCH_TYPES)
-_CONVERSION_EVENTS = _sql_list(list(FAMILIES))
-_PURCHASE_EVENTS = _sql_list([t for t, family in FAMILIES.items() if family == "purchase"])
+_CONVERSION_EVENTS = _sql_list(CONVERSION_TYPES)
+_PURCHASE_EVENTS = _sql_list(PURCHASE_TYPES)
 
 # The id an event belongs to in the engine: its strongest one (stream.journeys.identity.ids_of, strongest first).
 _HOME_ID = (

@@ -127,5 +127,5 @@ def write_channel_catalog(client: Any, taxonomy: Taxonomy) -> None:
     Rewritten at every start (ReplacingMergeTree by taxonomy version: rerunning the same taxonomy adds nothing
     that a merge or argMax does not fold away).
     """
-    rows = [[c.id, c.type, c.name, taxonomy.version] for c in taxonomy.channels.values()]
+    rows = [[key, c.type, c.name, taxonomy.version] for key, c in taxonomy.channels.items()]
     client.insert("channel_catalog", rows, column_names=["channel", "channel_type", "name", "taxonomy_version"])

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from stream.reports.names import ACQUISITIONS, ALLOCATIONS, GRAINS, LEVELS, REPORT_NAMES
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
@@ -42,16 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     costs.add_argument("--admin-key", default=os.environ.get("TOUCHSTREAM_ADMIN_KEY", ""))
 
     report = sub.add_parser("report", help="print a report (channels, funnel, retention, ...) from the report API")
-    report.add_argument("report", choices=("channels", "trend", "funnel", "retention", "paths", "rfm", "shares",
-                                           "meta"))
+    report.add_argument("report", choices=REPORT_NAMES)
     report.add_argument("--app", default=os.environ.get("TOUCHSTREAM_APP", "dev"))
     report.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD (default: 30 days ago)")
     report.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD (default: today, UTC)")
     report.add_argument("--model", help="attribution model (default linear)")
-    report.add_argument("--level", choices=("channel", "channel_type", "campaign", "creative"))
-    report.add_argument("--acquisition", choices=("register", "convert"))
-    report.add_argument("--allocation", choices=("acquisitions", "credit"))
-    report.add_argument("--grain", choices=("day", "week"))
+    report.add_argument("--level", choices=LEVELS)
+    report.add_argument("--acquisition", choices=ACQUISITIONS)
+    report.add_argument("--allocation", choices=ALLOCATIONS)
+    report.add_argument("--grain", choices=GRAINS)
     report.add_argument("--steps", help="funnel steps, e.g. enter,page_view:/pages/item,custom:add_to_cart,convert")
     report.add_argument("--window-hours", type=int)
     report.add_argument("--limit", type=int)

@@ -23,12 +23,15 @@ from stream.attribution.datadriven import (
 from stream.attribution.eligibility import Touch, Windows, eligible_touches, touch_order_key
 from stream.attribution.models import (
     DEFAULT_MODELS,
+    MODEL_KINDS,
+    STANDARD_KINDS,
     ModelSpec,
     custom,
     first_touch,
     last_touch,
     linear,
     position_based,
+    standard_models,
     time_decay,
     weights_for,
 )
@@ -36,6 +39,8 @@ from stream.attribution.models import (
 __all__ = [
     "DEFAULT_MODELS",
     "DIRECT_CHANNEL",
+    "MODEL_KINDS",
+    "STANDARD_KINDS",
     "ChannelPath",
     "ConversionFacts",
     "Credit",
@@ -55,6 +60,7 @@ __all__ = [
     "position_based",
     "shapley_model",
     "split_revenue",
+    "standard_models",
     "time_decay",
     "touch_order_key",
     "weights_for",

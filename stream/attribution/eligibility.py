@@ -22,9 +22,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Final, Literal, get_args
 
 TouchKind = Literal["click", "view"]
+TOUCH_KINDS: Final[tuple[TouchKind, ...]] = get_args(TouchKind)
 DAY_SECONDS = 86400.0
 
 
@@ -52,7 +53,7 @@ class Touch:
         if not self.touchpoint_id:
             msg = "a touch needs a non-empty touchpoint_id (it is the tie-break key)"
             raise ValueError(msg)
-        if self.kind not in ("click", "view"):
+        if self.kind not in TOUCH_KINDS:
             msg = f"touch {self.touchpoint_id!r}: kind must be 'click' or 'view', got {self.kind!r}"
             raise ValueError(msg)
         object.__setattr__(self, "time", require_aware(self.time, f"touch {self.touchpoint_id!r} time"))

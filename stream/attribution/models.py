@@ -27,24 +27,20 @@ Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal, get_args
 
 from stream.attribution.eligibility import Touch
 
 ModelKind = Literal["first_touch", "last_touch", "linear", "time_decay", "position_based", "custom"]
+"""Every kind of model, in report order; the one list of model names (see ``WEIGHTS`` and ``DEFAULT_MODELS``)."""
 TwoTouchRule = Literal["proportional", "split_middle"]
 
-MODEL_KINDS: tuple[ModelKind, ...] = (
-    "first_touch",
-    "last_touch",
-    "linear",
-    "time_decay",
-    "position_based",
-    "custom",
-)
+MODEL_KINDS: Final[tuple[ModelKind, ...]] = get_args(ModelKind)
+# Every kind but the operator's own: each of them is a model of the same name in every deployment.
+STANDARD_KINDS: Final[tuple[ModelKind, ...]] = tuple(k for k in MODEL_KINDS if k != "custom")
 SUM_TOLERANCE = 1e-12
 DAY_SECONDS = 86400.0
 
@@ -250,13 +246,15 @@ class ModelSpec:
         object.__setattr__(self, "channel_multipliers", dict(self.channel_multipliers))
 
 
-DEFAULT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("first_touch", "first_touch"),
-    ModelSpec("last_touch", "last_touch"),
-    ModelSpec("linear", "linear"),
-    ModelSpec("time_decay", "time_decay"),
-    ModelSpec("position_based", "position_based"),
-)
+def standard_models(half_life_seconds: float = 7 * DAY_SECONDS) -> tuple[ModelSpec, ...]:
+    """One model per standard kind, named after its kind; ``half_life_seconds`` is the time-decay model's."""
+    return tuple(
+        ModelSpec(kind, kind, half_life_seconds=half_life_seconds) if kind == "time_decay" else ModelSpec(kind, kind)
+        for kind in STANDARD_KINDS
+    )
+
+
+DEFAULT_MODELS: Final[tuple[ModelSpec, ...]] = standard_models()
 
 
 def _ages(spec: ModelSpec, touches: Sequence[Touch], conversion_time: datetime) -> list[float]:
@@ -265,21 +263,22 @@ def _ages(spec: ModelSpec, touches: Sequence[Touch], conversion_time: datetime) 
     return [math.floor(a / step) * step for a in ages] if step > 0 else ages
 
 
+WeightFunction = Callable[[ModelSpec, Sequence[Touch], datetime], list[float]]
+
+WEIGHTS: Final[Mapping[ModelKind, WeightFunction]] = {
+    "first_touch": lambda spec, touches, at: first_touch(len(touches)),
+    "last_touch": lambda spec, touches, at: last_touch(len(touches)),
+    "linear": lambda spec, touches, at: linear(len(touches)),
+    "time_decay": lambda spec, touches, at: time_decay(_ages(spec, touches, at), spec.half_life_seconds),
+    "position_based": lambda spec, touches, at: position_based(len(touches), spec.first, spec.last, spec.two_touch),
+    "custom": lambda spec, touches, at: custom(len(touches), spec.first, spec.middle, spec.last, weights=spec.weights),
+}
+"""Each kind's weight function of (spec, eligible touches oldest first, conversion time), before multipliers."""
+
+
 def weights_for(spec: ModelSpec, touches: Sequence[Touch], conversion_time: datetime) -> list[float]:
     """Weights of ``spec`` for ``touches`` (already eligible and ordered) of one conversion."""
-    n = len(touches)
-    if spec.kind == "first_touch":
-        base = first_touch(n)
-    elif spec.kind == "last_touch":
-        base = last_touch(n)
-    elif spec.kind == "linear":
-        base = linear(n)
-    elif spec.kind == "time_decay":
-        base = time_decay(_ages(spec, touches, conversion_time), spec.half_life_seconds)
-    elif spec.kind == "position_based":
-        base = position_based(n, spec.first, spec.last, spec.two_touch)
-    else:
-        base = custom(n, spec.first, spec.middle, spec.last, weights=spec.weights)
+    base = WEIGHTS[spec.kind](spec, touches, conversion_time)
     if not spec.channel_multipliers:
         return base
     return apply_multipliers(base, [spec.channel_multipliers.get(t.channel, 1.0) for t in touches])

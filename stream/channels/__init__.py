@@ -3,6 +3,7 @@
 Pure functions over data; the taxonomy (``taxonomy.json``) is the only configuration.
 """
 
+from stream.channels.document import Channel, ChannelCode, ClickIdRule, SceneRule, TaxonomyDocument
 from stream.channels.resolve import (
     MAX_CLICK_ID_LENGTH,
     ChannelResolution,
@@ -13,10 +14,8 @@ from stream.channels.resolve import (
 from stream.channels.taxonomy import (
     MAX_VALUE_LENGTH,
     SIGNALS,
-    Channel,
     Signal,
     Taxonomy,
-    TaxonomyDocument,
     TaxonomyError,
     default_taxonomy,
     load_taxonomy,
@@ -30,8 +29,11 @@ __all__ = [
     "MAX_VALUE_LENGTH",
     "SIGNALS",
     "Channel",
+    "ChannelCode",
     "ChannelResolution",
+    "ClickIdRule",
     "LaunchSignals",
+    "SceneRule",
     "Signal",
     "Taxonomy",
     "TaxonomyDocument",

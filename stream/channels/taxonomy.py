@@ -1,8 +1,9 @@
 """The channel taxonomy: a versioned JSON document, validated once and compiled into read-only lookup tables.
 
-The document (``TaxonomyDocument``) checks the shape; ``_compile`` checks what a schema cannot (references
-between sections, duplicates after normalisation, the precedence list) and reports every problem at once, so
-an operator fixes a bad config in one round trip.
+The document (``stream.channels.document``) checks the shape, and its rules are what the compiled ``Taxonomy``
+hands the resolver, keyed and normalised: each rule is modelled once. ``_compile`` checks what a schema cannot
+(references between sections, duplicates after normalisation, the precedence list) and reports every problem
+at once, so an operator fixes a bad config in one round trip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, ValidationError
+from pydantic import ValidationError
+
+from stream.channels.document import Channel, ChannelCode, ClickIdRule, SceneRule, TaxonomyDocument
 
 Signal = Literal["click_id", "explicit", "share", "scene", "direct"]
 SIGNALS: tuple[Signal, ...] = get_args(Signal)
@@ -51,144 +54,62 @@ def normalise_param(name: str) -> str:
     return name.strip().lower()[:MAX_VALUE_LENGTH]
 
 
-# --- the document: the JSON shape -----------------------------------------------------------------
-
-
-class _Doc(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ChannelSpec(_Doc):
-    type: str
-    name: str
-
-
-class SceneSpec(_Doc):
-    scene: StrictInt
-    channel: str
-    label: str = ""
-
-
-class ShareSpec(_Doc):
-    channel: str
-    query_params: tuple[str, ...] = ("share_from",)
-
-
-class UtmSpec(_Doc):
-    sources: dict[str, str]
-    medium_types: dict[str, str]
-    default_type: str
-
-
-class CodeSpec(_Doc):
-    channel: str
-    campaign: str = ""
-    creative: str = ""
-
-
-class ChannelCodesSpec(_Doc):
-    query_params: tuple[str, ...]
-    codes: dict[str, CodeSpec]
-    unknown_code_channel: str | None = None
-    bare_scene_is_code: StrictBool = True
-
-
-class ClickIdSpec(_Doc):
-    param: str
-    platform: str
-    channel: str
-    separator: str | None = None
-    click_id_segment: StrictInt = 0
-    ad_id_segment: StrictInt | None = None
-
-
-class AdParamsSpec(_Doc):
-    campaign: tuple[str, ...] = ()
-    creative: tuple[str, ...] = ()
-
-
-class LaunchSpec(_Doc):
-    nested_query_params: tuple[str, ...] = ("scene",)
-    url_query_params: tuple[str, ...] = ("q",)
-
-
-class TaxonomyDocument(_Doc):
-    version: StrictInt
-    description: str = ""
-    channel_types: tuple[str, ...]
-    channels: dict[str, ChannelSpec]
-    direct_channel: str
-    scenes: tuple[SceneSpec, ...]
-    unknown_scene_channel: str | None = None
-    share: ShareSpec
-    utm: UtmSpec
-    channel_codes: ChannelCodesSpec
-    click_ids: tuple[ClickIdSpec, ...]
-    ad_params: AdParamsSpec = AdParamsSpec()
-    launch: LaunchSpec = LaunchSpec()
-    precedence: tuple[str, ...]
-
-
 # --- the compiled taxonomy: what the resolver reads -----------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Channel:
-    id: str
-    type: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class SceneRule:
-    scene: int
-    channel: str
-    label: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelCode:
-    code: str
-    channel: str
-    campaign: str
-    creative: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClickIdRule:
-    param: str
-    platform: str
-    channel: str
-    separator: str | None
-    click_id_segment: int
-    ad_id_segment: int | None
-
-
-@dataclass(frozen=True, slots=True)
+# No slots: on a slotted frozen dataclass, setting a property raises TypeError instead of FrozenInstanceError.
+@dataclass(frozen=True)
 class Taxonomy:
-    """Read-only lookup tables; keys of ``utm_sources``, ``utm_medium_types`` and ``codes`` are normalised."""
+    """The checked document and its lookup tables; keys of ``utm_sources``, ``utm_medium_types`` and ``codes``
+    are normalised, as are the query-parameter names."""
 
-    version: int
-    channel_types: tuple[str, ...]
+    document: TaxonomyDocument
     channels: Mapping[str, Channel]
-    direct_channel: str
     scenes: Mapping[int, SceneRule]
-    unknown_scene_channel: str | None
-    share_channel: str
     share_params: tuple[str, ...]
     utm_sources: Mapping[str, str]
     utm_medium_types: Mapping[str, str]
-    utm_default_type: str
     code_params: tuple[str, ...]
     codes: Mapping[str, ChannelCode]
-    unknown_code_channel: str | None
-    bare_scene_is_code: bool
     click_ids: tuple[ClickIdRule, ...]
     ad_campaign_params: tuple[str, ...]
     ad_creative_params: tuple[str, ...]
     nested_query_params: tuple[str, ...]
     url_query_params: tuple[str, ...]
     precedence: tuple[Signal, ...]
+
+    # The document's own values, read as they are.
+    @property
+    def version(self) -> int:
+        return self.document.version
+
+    @property
+    def channel_types(self) -> tuple[str, ...]:
+        return self.document.channel_types
+
+    @property
+    def direct_channel(self) -> str:
+        return self.document.direct_channel
+
+    @property
+    def unknown_scene_channel(self) -> str | None:
+        return self.document.unknown_scene_channel
+
+    @property
+    def share_channel(self) -> str:
+        return self.document.share.channel
+
+    @property
+    def utm_default_type(self) -> str:
+        return self.document.utm.default_type
+
+    @property
+    def unknown_code_channel(self) -> str | None:
+        return self.document.channel_codes.unknown_code_channel
+
+    @property
+    def bare_scene_is_code(self) -> bool:
+        return self.document.channel_codes.bare_scene_is_code
 
     def channel_type(self, channel: str) -> str | None:
         found = self.channels.get(channel)
@@ -273,7 +194,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 class _Problems:
-    def __init__(self, channels: Mapping[str, ChannelSpec], types: Iterable[str]) -> None:
+    def __init__(self, channels: Mapping[str, Channel], types: Iterable[str]) -> None:
         self.items: list[str] = []
         self._channels = channels
         self._types = frozenset(types)
@@ -310,9 +231,8 @@ def _compile(doc: TaxonomyDocument, origin: str) -> Taxonomy:
     problems = _Problems(doc.channels, doc.channel_types)
     _check_ids("channel type", doc.channel_types, problems)
     _check_ids("channel", doc.channels, problems)
-    channels = {key: Channel(key, spec.type, spec.name) for key, spec in doc.channels.items()}
-    for key, spec in doc.channels.items():
-        problems.channel_type(spec.type, f"channel {key!r}")
+    for key, channel in doc.channels.items():
+        problems.channel_type(channel.type, f"channel {key!r}")
     problems.channel(doc.direct_channel, "direct_channel")
     problems.channel(doc.unknown_scene_channel, "unknown_scene_channel")
     problems.channel(doc.share.channel, "share.channel")
@@ -323,41 +243,30 @@ def _compile(doc: TaxonomyDocument, origin: str) -> Taxonomy:
         problems.channel(scene.channel, f"scene {scene.scene}")
         if scene.scene in scenes:
             problems.add(f"duplicate scene {scene.scene}")
-        scenes[scene.scene] = SceneRule(scene.scene, scene.channel, scene.label)
+        scenes[scene.scene] = scene
 
     sources = _normalised_table("utm.sources", doc.utm.sources, problems)
-    for key, channel in sources.items():
-        problems.channel(channel, f"utm.sources[{key!r}]")
+    for key, channel_id in sources.items():
+        problems.channel(channel_id, f"utm.sources[{key!r}]")
     mediums = _normalised_table("utm.medium_types", doc.utm.medium_types, problems)
     for key, channel_type in mediums.items():
         problems.channel_type(channel_type, f"utm.medium_types[{key!r}]")
     problems.channel_type(doc.utm.default_type, "utm.default_type")
 
-    code_specs = _normalised_table("channel_codes.codes", doc.channel_codes.codes, problems)
-    codes = {
-        key: ChannelCode(key, spec.channel, spec.campaign.strip(), spec.creative.strip())
-        for key, spec in code_specs.items()
-    }
-    for key, code in code_specs.items():
+    codes = _normalised_table("channel_codes.codes", doc.channel_codes.codes, problems)
+    for key, code in codes.items():
         problems.channel(code.channel, f"channel code {key!r}")
 
     click_ids = _click_id_rules(doc.click_ids, problems)
     taxonomy = Taxonomy(
-        version=doc.version,
-        channel_types=doc.channel_types,
-        channels=MappingProxyType(channels),
-        direct_channel=doc.direct_channel,
+        document=doc,
+        channels=MappingProxyType(dict(doc.channels)),
         scenes=MappingProxyType(scenes),
-        unknown_scene_channel=doc.unknown_scene_channel,
-        share_channel=doc.share.channel,
         share_params=problems.params(doc.share.query_params, "share.query_params"),
         utm_sources=MappingProxyType(sources),
         utm_medium_types=MappingProxyType(mediums),
-        utm_default_type=doc.utm.default_type,
         code_params=problems.params(doc.channel_codes.query_params, "channel_codes.query_params"),
         codes=MappingProxyType(codes),
-        unknown_code_channel=doc.channel_codes.unknown_code_channel,
-        bare_scene_is_code=doc.channel_codes.bare_scene_is_code,
         click_ids=click_ids,
         ad_campaign_params=problems.params(doc.ad_params.campaign, "ad_params.campaign"),
         ad_creative_params=problems.params(doc.ad_params.creative, "ad_params.creative"),
@@ -397,30 +306,21 @@ def _normalised_table(where: str, table: Mapping[str, _V], problems: _Problems) 
     return result
 
 
-def _click_id_rules(specs: Iterable[ClickIdSpec], problems: _Problems) -> tuple[ClickIdRule, ...]:
-    rules: list[ClickIdRule] = []
-    for spec in specs:
-        where = f"click id parameter {spec.param!r}"
-        problems.channel(spec.channel, where)
-        if not spec.platform.strip():
+def _click_id_rules(rules: Iterable[ClickIdRule], problems: _Problems) -> tuple[ClickIdRule, ...]:
+    compiled: list[ClickIdRule] = []
+    for rule in rules:
+        where = f"click id parameter {rule.param!r}"
+        problems.channel(rule.channel, where)
+        if not rule.platform:
             problems.add(f"{where} has an empty platform")
-        if spec.separator == "":
+        if rule.separator == "":
             problems.add(f"{where} has an empty separator")
-        segments = [spec.click_id_segment] + ([] if spec.ad_id_segment is None else [spec.ad_id_segment])
+        segments = [rule.click_id_segment] + ([] if rule.ad_id_segment is None else [rule.ad_id_segment])
         if any(segment < 0 for segment in segments):
             problems.add(f"{where} has a negative segment index")
-        for param in problems.params([spec.param], "click_ids"):
-            rules.append(
-                ClickIdRule(
-                    param=param,
-                    platform=spec.platform.strip(),
-                    channel=spec.channel,
-                    separator=spec.separator,
-                    click_id_segment=spec.click_id_segment,
-                    ad_id_segment=spec.ad_id_segment,
-                )
-            )
-    return tuple(rules)
+        params = problems.params([rule.param], "click_ids")
+        compiled.extend(rule.model_copy(update={"param": param}) for param in params)
+    return tuple(compiled)
 
 
 def _precedence(names: Iterable[str], problems: _Problems) -> tuple[Signal, ...]:

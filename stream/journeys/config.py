@@ -21,31 +21,21 @@ from typing import Any
 
 import orjson
 
+from schemas.events import CONVERSION_TYPES
 from stream.attribution.eligibility import Windows
-from stream.attribution.models import ModelSpec
+from stream.attribution.models import DEFAULT_MODELS, ModelSpec, standard_models
 
 DAY = 86_400.0
-CONVERSION_KINDS = ("register", "activate", "convert", "repurchase")
 
 
 class ConfigError(ValueError):
     """The attribution config file is wrong; the message says where."""
 
 
-def builtin_models(half_life_days: float = 7.0) -> tuple[ModelSpec, ...]:
-    return (
-        ModelSpec("first_touch", "first_touch"),
-        ModelSpec("last_touch", "last_touch"),
-        ModelSpec("linear", "linear"),
-        ModelSpec("time_decay", "time_decay", half_life_seconds=half_life_days * DAY),
-        ModelSpec("position_based", "position_based"),
-    )
-
-
 @dataclass(frozen=True)
 class AttributionConfig:
-    conversion_types: frozenset[str] = frozenset(CONVERSION_KINDS)
-    models: tuple[ModelSpec, ...] = field(default_factory=builtin_models)
+    conversion_types: frozenset[str] = frozenset(CONVERSION_TYPES)
+    models: tuple[ModelSpec, ...] = DEFAULT_MODELS
     default_windows: Windows = field(default_factory=Windows)
     windows_by_type: Mapping[str, Windows] = field(default_factory=dict)
     allowed_lateness: timedelta = timedelta(days=7)
@@ -83,12 +73,12 @@ def parse_config(doc: Any, source: str = "attribution config") -> AttributionCon
         msg = f"{source}: unknown keys {sorted(unknown)}"
         raise ConfigError(msg)
     try:
-        types = frozenset(doc.get("conversion_types", CONVERSION_KINDS))
-        bad = types - set(CONVERSION_KINDS)
+        types = frozenset(doc.get("conversion_types", CONVERSION_TYPES))
+        bad = types - set(CONVERSION_TYPES)
         if bad or not types:
-            msg = f"conversion_types must be a non-empty subset of {CONVERSION_KINDS}, got {sorted(types)}"
+            msg = f"conversion_types must be a non-empty subset of {CONVERSION_TYPES}, got {sorted(types)}"
             raise ConfigError(msg)
-        models = builtin_models(float(doc.get("half_life_days", 7)))
+        models = standard_models(float(doc.get("half_life_days", 7)) * DAY)
         custom = tuple(
             ModelSpec(
                 str(m["name"]), "custom", first=float(m.get("first", 0.4)), middle=float(m.get("middle", 0.2)),
@@ -102,7 +92,7 @@ def parse_config(doc: Any, source: str = "attribution config") -> AttributionCon
             raise ConfigError(msg)
         windows = {k: _windows(v) for k, v in doc.get("windows", {}).items()}
         for key in windows:
-            if key != "default" and key not in CONVERSION_KINDS:
+            if key != "default" and key not in CONVERSION_TYPES:
                 msg = f"windows: unknown conversion type {key!r}"
                 raise ConfigError(msg)
         default = windows.pop("default", Windows())

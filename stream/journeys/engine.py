@@ -24,7 +24,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from schemas.events import CONVERSION_TYPES, PURCHASE_TYPES, TOUCH_TYPES
+from schemas.records import AD_TOUCH_TYPES
 from stream.attribution.credits import DIRECT_CHANNEL, ConversionFacts, attribute_journey
+from stream.attribution.eligibility import TouchKind
 from stream.channels.resolve import ChannelResolution, LaunchSignals, resolve_channel
 from stream.channels.taxonomy import Taxonomy
 from stream.journeys.config import AttributionConfig
@@ -32,9 +35,10 @@ from stream.journeys.identity import IdentityGraph, ids_of
 from stream.journeys.outputs import ConversionRow, CreditRow, EngineOutput, IdentityRow, TouchpointRow
 from stream.journeys.state import AdClick, Conversion, Person, Touchpoint
 
-TOUCH_TYPES = {"exposure": "view", "click": "click", "enter": "click"}
-AD_TOUCH_TYPES = ("ad_click", "ad_impression")
-FAMILIES = {"register": "register", "activate": "activate", "convert": "purchase", "repurchase": "purchase"}
+# Exposures are view-type touches (shown, not acted on); clicks and launches are click-type.
+TOUCH_KIND_OF: dict[str, TouchKind] = {t: "view" if t == "exposure" else "click" for t in TOUCH_TYPES}
+# The conversion family: a person registers and activates once, purchases are one family of first and later.
+FAMILIES = {t: "purchase" if t in PURCHASE_TYPES else t for t in CONVERSION_TYPES}
 EVICT_EVERY = timedelta(hours=1)
 RESOLUTION_CACHE = 10_000
 
@@ -122,7 +126,7 @@ class AppEngine:
             if other is not None:
                 person.absorb(other)
                 dirty.update(cid for cid, c in person.conversions.items() if not self._final(c.time))
-        kind = TOUCH_TYPES.get(event_type)
+        kind = TOUCH_KIND_OF.get(event_type)
         if kind is not None and not self._too_late_to_touch(at):
             touch = self._visit(event, at, ids[0], kind)
             if touch is not None and touch.touchpoint_id not in person.touches:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from stream.journeys.engine import AppEngine
+from stream.journeys.engine import FAMILIES, AppEngine
 from stream.journeys.state import AdClick, Conversion, Person, Touchpoint
 
 RESTORED = ("restored",)  # a signature that matches nothing: the next recompute always re-emits
@@ -76,7 +76,7 @@ def conversion_from_row(
     conversion_id: str, event_id: str, identity: str, conversion_type: str, time: datetime, order_id: str,
     revenue: Decimal, currency: str,
 ) -> Conversion:
-    family = "purchase" if conversion_type in ("convert", "repurchase") else conversion_type
+    family = FAMILIES.get(conversion_type, conversion_type)
     return Conversion(conversion_id, event_id, identity, family, time, order_id, revenue, currency)
 
 

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NoReturn
 
+from schemas.events import CONVERSION_TYPES, LIFECYCLE_TYPES
+from stream.reports.names import ACQUISITIONS, ALLOCATIONS, GRAINS, LEVELS
+
 APP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # Custom model names are the operator's (any printable text); they are quoted when the SQL is built.
 MODEL = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2149, 6, 6)  # what a ClickHouse Date can hold
-LEVELS = ("channel", "channel_type", "campaign", "creative")
-ACQUISITIONS = ("register", "convert")
-ALLOCATIONS = ("acquisitions", "credit")
-GRAINS = ("day", "week")
-CONVERSION_TYPES = ("register", "activate", "convert", "repurchase")
-LIFECYCLE_STEPS = "exposure,click,enter,register,activate,convert,repurchase"
+LIFECYCLE_STEPS = ",".join(LIFECYCLE_TYPES)
 DEFAULT_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
 MAX_WINDOW_HOURS = 90 * 24

@@ -19,6 +19,8 @@ LEVEL_COLUMNS = {
     "creative": ("channel_type", "channel", "campaign", "creative"),
 }
 BEHAVIOUR_PATH_STEPS = 6
+# The layers of the `user_layers` view (schemas/ddl/006), in its order; a unit test holds the DDL to this list.
+USER_LAYERS = ("new", "active", "dormant", "churned")
 
 
 def _range(p: ReportParams) -> dict[str, str | int | date]:
@@ -120,8 +122,8 @@ def rfm_segments_sql(p: ReportParams) -> str:
 
 def layers_sql(p: ReportParams) -> str:
     view = view_call("user_layer_counts", app=p.app, as_of=p.date_to)
-    return (f"SELECT layer, channel, users FROM {view}"
-            " ORDER BY channel != 'all', channel, indexOf(['new', 'active', 'dormant', 'churned'], layer)")
+    layers = ", ".join(quote(layer) for layer in USER_LAYERS)
+    return f"SELECT layer, channel, users FROM {view} ORDER BY channel != 'all', channel, indexOf([{layers}], layer)"
 
 
 def share_depths_sql(p: ReportParams) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from stream.readonly import read_only_settings
 from stream.reports import queries, shapes
+from stream.reports.names import REPORT_NAMES
 from stream.reports.params import ReportParamError, ReportParams
 
 Report = Callable[["ReportService", ReportParams], dict[str, Any]]
@@ -102,13 +103,4 @@ def _header(p: ReportParams) -> dict[str, Any]:
     return {"app": p.app, "date_from": p.date_from.isoformat(), "date_to": p.date_to.isoformat()}
 
 
-REPORTS: dict[str, Report] = {
-    "meta": ReportService.meta,
-    "channels": ReportService.channels,
-    "trend": ReportService.trend,
-    "funnel": ReportService.funnel,
-    "retention": ReportService.retention,
-    "paths": ReportService.paths,
-    "rfm": ReportService.rfm,
-    "shares": ReportService.shares,
-}
+REPORTS: dict[str, Report] = {name: getattr(ReportService, name) for name in REPORT_NAMES}

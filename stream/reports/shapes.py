@@ -11,10 +11,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from stream.attribution.models import STANDARD_KINDS
+
 Row = Mapping[str, Any]
 MONEY = ("revenue", "spend", "cac", "avg_monetary")
 SUMMED = ("acquisitions", "conversions", "orders", "revenue", "spend")
-STANDARD_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
 
 
 def number(value: Any, digits: int = 4) -> float | None:
@@ -37,9 +38,10 @@ def ratios(acquisitions: float, revenue: float, spend: float) -> dict[str, float
 
 
 def order_models(models: Iterable[str]) -> list[str]:
-    """The five standard models in their usual order, then custom models alphabetically."""
+    """The standard models in their usual order, then custom models alphabetically."""
     present = set(models)
-    return [m for m in STANDARD_MODELS if m in present] + sorted(present - set(STANDARD_MODELS))
+    # Each standard kind is a model of its own name (stream.attribution.models.standard_models).
+    return [m for m in STANDARD_KINDS if m in present] + sorted(present - set(STANDARD_KINDS))
 
 
 def channel_rows(rows: Sequence[Row], dims: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -19,7 +19,15 @@ from stream.attribution import (
     time_decay,
     weights_for,
 )
-from stream.attribution.models import apply_multipliers, normalise, settle
+from stream.attribution.models import (
+    MODEL_KINDS,
+    STANDARD_KINDS,
+    WEIGHTS,
+    apply_multipliers,
+    normalise,
+    settle,
+    standard_models,
+)
 
 DAY = 86400.0
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -206,6 +214,23 @@ def test_weights_for_dispatch() -> None:
     assert weights_for(ModelSpec("c", "custom", weights=(3.0, 1.0)), journey, conversion) == approx(
         [3 / 5, 1 / 5, 1 / 5]
     )
+
+
+def test_every_kind_has_exactly_one_weight_function() -> None:
+    # The kinds are the one list of model names: the registry, the defaults and the reports all derive from it.
+    assert MODEL_KINDS == ("first_touch", "last_touch", "linear", "time_decay", "position_based", "custom")
+    assert tuple(WEIGHTS) == MODEL_KINDS
+    assert STANDARD_KINDS == ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+    # linear over three touches (the one kind the dispatch test above leaves out): a third each.
+    journey = touches("a", "b", "c")
+    assert weights_for(ModelSpec("lin", "linear"), journey, T0 + timedelta(days=2)) == approx([1 / 3] * 3)
+
+
+def test_standard_models_set_the_half_life_of_time_decay_only() -> None:
+    models = standard_models(half_life_seconds=2 * DAY)
+    assert [(m.name, m.kind) for m in models] == [(k, k) for k in STANDARD_KINDS]
+    assert [m.half_life_seconds for m in models] == [7 * DAY, 7 * DAY, 7 * DAY, 2 * DAY, 7 * DAY]
+    assert standard_models() == DEFAULT_MODELS
 
 
 def test_weights_for_day_granularity() -> None:

@@ -15,6 +15,10 @@ from pydantic import ValidationError
 
 from stream.channels import (
     SIGNALS,
+    Channel,
+    ChannelCode,
+    ClickIdRule,
+    SceneRule,
     TaxonomyDocument,
     TaxonomyError,
     default_taxonomy,
@@ -110,6 +114,31 @@ def test_taxonomy_is_immutable() -> None:
     document = TaxonomyDocument.model_validate(default_document())
     with pytest.raises(ValidationError):
         document.direct_channel = "x"  # type: ignore[misc]
+
+
+def test_compiled_rules_are_the_documents_entries_keyed_and_normalised() -> None:
+    document = default_document()
+    document["click_ids"][0].update(param=" GDT_VID ", platform=" tencent_ads ")
+    codes = document["channel_codes"]["codes"]
+    codes["Poster Spring"] = {"channel": "qr_code", "campaign": " spring_sale ", "creative": "poster_a "}
+    del codes["poster_spring"]
+    taxonomy = parse_taxonomy(document)
+    assert taxonomy.click_ids[0] == ClickIdRule(param="gdt_vid", platform="tencent_ads", channel="tencent_ads")
+    spring = ChannelCode(channel="qr_code", campaign="spring_sale", creative="poster_a")
+    assert taxonomy.codes["poster_spring"] == spring
+    chat = SceneRule(scene=1007, channel="wechat_share", label="单人聊天会话中的小程序消息卡片")
+    assert taxonomy.scenes[1007] == chat
+    assert taxonomy.channels["weibo"] == Channel(type="social", name="Weibo (微博)")
+    assert taxonomy.channel_type("weibo") == "social"
+    assert taxonomy.channel_type("nowhere") is None
+    # The document's own values are read through, not copied: the compiled taxonomy keeps the document.
+    assert taxonomy.document == TaxonomyDocument.model_validate(document)
+    assert (taxonomy.direct_channel, taxonomy.share_channel, taxonomy.utm_default_type) == (
+        "direct", "wechat_share", "referral"
+    )
+    assert (taxonomy.unknown_scene_channel, taxonomy.unknown_code_channel, taxonomy.bare_scene_is_code) == (
+        None, None, True
+    )
 
 
 def test_signals_are_the_documented_five() -> None:
