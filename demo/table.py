@@ -17,43 +17,30 @@ from rich.table import Table
 
 from demo.generator import ChannelTruth
 from demo.scenario import Scenario
+from runtime.report_client import ReportError as ReportError  # the demo's runner catches the client's one error
+from runtime.report_client import fetch_async
 
 CASE_MODEL = "position_based"  # the model the retail case chose (seed 000)
-
-
-class ReportError(RuntimeError):
-    """The report API answered something the table cannot show; the message says what."""
 
 
 async def fetch_channel_reports(client: httpx.AsyncClient, query_url: str, app_id: str, analyst_key: str,
                                 date_from: date, date_to: date, timeout_s: float = 20
                                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """/v1/reports/meta, then /v1/reports/channels for every model it lists."""
-    base = query_url.rstrip("/")
-    headers = {"Authorization": f"Bearer {analyst_key}"}
     common = {"app": app_id, "from": date_from.isoformat(), "to": date_to.isoformat()}
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
-        response = await client.get(f"{base}/v1/reports/meta", params=common, headers=headers, timeout=60)
-        # The processor re-reads the apps file about once a second: a fresh analyst key may not be known yet.
-        if response.status_code != 401 or asyncio.get_running_loop().time() > deadline:
+        try:
+            meta = await fetch_async(client, query_url, analyst_key, "meta", common, timeout=60)
             break
+        except ReportError as exc:
+            # The processor re-reads the apps file about once a second: a fresh analyst key may not be known yet.
+            if exc.status != 401 or asyncio.get_running_loop().time() > deadline:
+                raise
         await asyncio.sleep(0.5)
-    meta = _json(response, "meta")
-    reports = []
-    for model in meta.get("models") or []:
-        response = await client.get(f"{base}/v1/reports/channels", params={**common, "model": model},
-                                    headers=headers, timeout=120)
-        reports.append(_json(response, f"channels ({model})"))
+    reports = [await fetch_async(client, query_url, analyst_key, "channels", {**common, "model": model})
+               for model in meta.get("models") or []]
     return meta, reports
-
-
-def _json(response: httpx.Response, what: str) -> dict[str, Any]:
-    if response.status_code != 200:
-        msg = f"report API {what}: {response.status_code} {response.text[:300]}"
-        raise ReportError(msg)
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def _count(value: float | None) -> str:

@@ -32,23 +32,22 @@ import orjson
 
 from loadtests.common import (
     PII_SECRET,
+    QUIET,
     RESULTS,
-    Kafka,
-    Service,
-    batch_body,
     contention,
     describe_contention,
-    free_port,
+    kafka,
     log,
     machine_info,
     md_table,
     median,
     spread_apps,
     temp_dir,
-    wait_http_ok,
     write_keys,
     write_result,
 )
+from loadtests.events import EventGenerator, batch_body
+from tests.integration.harness import Service, free_port, wait_http_ok
 
 CEILING_TARGET = 0.60
 PLAN = ((1, 64, 4_000), (10, 64, 1_000), (100, 32, 200))  # (events per request, connections, distinct bodies)
@@ -62,7 +61,6 @@ def ceiling(runs: int = 5, iterations: int = 300) -> dict[str, Any]:
     from collector.ingest import RequestContext, _check_raw, ingest
     from collector.pii import PiiHasher
     from collector.routing import route_events
-    from loadtests.common import EventGenerator
     from runtime.clock import fixed_clock
     from schemas.batch import strip_server_fields
     from schemas.enrich import enrich
@@ -266,8 +264,6 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1 run of 4 s per batch size (smoke test)")
     parser.add_argument("--profile", action="store_true", help="also profile the collector with py-spy")
     parser.add_argument("--runs", type=int, default=3, help="runs per batch size (median reported)")
-    parser.add_argument("--variant", default="", help="proposed changes to measure, e.g. batch1mb,asyncdep "
-                        "(see loadtests/variant_collector.py); default: the product as shipped")
     args = parser.parse_args()
     started = time.monotonic()
     runs, warmup, duration = (1, 1.0, 4.0) if args.quick else (max(1, min(args.runs, 9)), 2.0, 8.0)
@@ -282,10 +278,11 @@ def main() -> int:
     keys = write_keys(apps)
     results: list[dict[str, Any]] = []
     profiles: dict[str, Any] = {}
-    with Kafka() as kafka, temp_dir("ts-bench-collector-") as tmp:
+    with kafka() as broker, temp_dir("ts-bench-collector-") as tmp:
         port = free_port()
         env = {
-            "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+            **QUIET,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
             "KAFKA_EVENTS_TOPIC": f"bench.events.{os.getpid()}",
             "KAFKA_DEADLETTER_TOPIC": f"bench.deadletter.{os.getpid()}",
             "COLLECTOR_HOST": "127.0.0.1",
@@ -293,16 +290,12 @@ def main() -> int:
             "COLLECTOR_WRITE_KEYS": ",".join(f"{app}:{key}" for app, key in keys.items()),
             "PII_HASH_SECRET": PII_SECRET,
         }
-        if args.variant:
-            env["BENCH_VARIANT"] = args.variant
-            log(f"collector variant: {args.variant} (loadtests/variant_collector.py)")
-        collector = Service("collector", env, tmp / "collector.log", cpus="0",
-                            module="loadtests.variant_collector" if args.variant else "touchstream.cli").start()
+        collector = Service("collector", env, tmp / "collector.log", cpus="0").start()
         try:
             wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, collector)
             cpu_pids = {"collector": collector.pid}
-            if kafka.pid:
-                cpu_pids["broker"] = kafka.pid
+            if broker.pid:
+                cpu_pids["broker"] = broker.pid
             for size, connections, n_bodies in PLAN:
                 spec = {
                     "mode": "closed", "host": "127.0.0.1", "port": port, "batch_size": size,
@@ -354,8 +347,7 @@ def main() -> int:
           f"~{ceil['event_bytes']} B events, one core, median of {len(ceil['runs'])}): "
           f"**{ceil['median_events_per_cpu_s']:,.0f} events/s** ({ceil['us_per_event']:.2f} µs/event)\n")
     print(stages + "\n")
-    variant = f" — variant {args.variant}" if args.variant else ""
-    print(f"Real collector{variant} (uvicorn, taskset -c 0) → Kafka (acks=all, idempotent); load generator on CPU 1; "
+    print(f"Real collector (uvicorn, taskset -c 0) → Kafka (acks=all, idempotent); load generator on CPU 1; "
           f"median of {runs} × {duration:.0f} s after {warmup:.0f} s warm-up:\n")
     print(table + "\n")
     if ratio is not None:
@@ -370,8 +362,7 @@ def main() -> int:
             print(md_table(["self time by package/module", "%"], [list(x) for x in prof["self_by_package"]]) + "\n")
         else:
             print(f"py-spy, {label}: {prof}\n")
-    path = write_result("collector" + (f"-{args.variant.replace(',', '+')}" if args.variant else ""), {
-        "variant": args.variant or "product",
+    path = write_result("collector", {
         "machine": info, "ceiling": ceil, "collector": results, "ratio_100_vs_ceiling": ratio,
         "profiles": profiles, "plan": {"runs": runs, "warmup_s": warmup, "duration_s": duration},
         "runtime_s": time.monotonic() - started, "contention_at_end": end_load,

@@ -22,262 +22,41 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import itertools
 import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from loadtests.bench_collector import top_frames
 from loadtests.common import (
     PII_SECRET,
-    RESULTS,
-    ROOT,
-    EventGenerator,
-    Kafka,
-    Service,
-    batch_body,
+    QUIET,
     contention,
     cpu_seconds,
     describe_contention,
-    free_port,
+    kafka,
     log,
     machine_info,
     md_table,
     median,
     spread_apps,
-    sql,
     temp_dir,
-    wait_for,
-    wait_http_ok,
     write_keys,
     write_result,
 )
-
-UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) MicroMessenger/8.0.47"
-
-
-# -- (a) pre-fill and throughput ----------------------------------------------------------------------------------
-
-
-async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str]) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-
-    from collector.body import BodyLimits, parse_batch
-    from collector.ingest import RequestContext, ingest
-    from collector.pii import PiiHasher
-    from collector.routing import route_events
-    from runtime.kafka_admin import TopicSpec, ensure_topics
-
-    await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
-    gen = EventGenerator(apps, seed=42)
-    limits, hasher = BodyLimits(), PiiHasher(PII_SECRET.encode())
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-        max_batch_size=512_000, max_request_size=1_048_576,
-    )
-    await producer.start()
-    started = time.perf_counter()
-    base = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    events = records = value_bytes = 0
-    futures: list[asyncio.Future[Any]] = []
-    try:
-        for i in range(n_events):  # bounded: at least one event per request
-            if events >= n_events:
-                break
-            size = min(gen.rng.randint(1, 50), n_events - events)
-            app = apps[i % len(apps)]
-            at = base + timedelta(milliseconds=events * 20)  # 20 ms of device time per event: 200k events span ~67 min
-            at_ms = int(at.timestamp() * 1000)
-            sent_at, raw = parse_batch(batch_body(gen.batch(app, size, at_ms), at_ms + 200), limits)
-            ctx = RequestContext(app, at + timedelta(milliseconds=350), "10.0.0.1", UA)
-            result = ingest(raw, sent_at, ctx, limits, hasher)
-            assert not result.rejected, result.rejected[:1]
-            for record in route_events(result.accepted, topic):
-                futures.append(await producer.send(
-                    record.topic, record.value, key=record.key, headers=list(record.headers)))
-                records += 1
-                value_bytes += len(record.value)
-            events += size
-            if len(futures) >= 2_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    elapsed = time.perf_counter() - started
-    return {"events": events, "records": records, "mean_events_per_record": events / records,
-            "mean_enriched_event_bytes": value_bytes / events, "seconds": elapsed}
-
-
-def stream_env(kafka: Kafka, topic: str, deadletter: str, group: str, db_dir: Path, qport: int) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-        "KAFKA_EVENTS_TOPIC": topic,
-        "KAFKA_DEADLETTER_TOPIC": deadletter,
-        "STREAM_GROUP_ID": group,
-        "CLICKHOUSE_URL": f"chdb://{db_dir}",
-        "STREAM_QUERY_HOST": "127.0.0.1",
-        "STREAM_QUERY_PORT": str(qport),
-        # One JSON line per flush ("flushed N events ..."): parsed afterwards for the flush cadence.
-        "LOG_LEVEL": "INFO",
-        "LOG_JSON": "true",
-    }
-
-
-def flush_stats(log_path: Path, since: float | None = None, until: float | None = None) -> dict[str, Any]:
-    """Flush cadence from the processor's JSON log: time between flush ends and events per flush."""
-    flushes: list[tuple[float, int]] = []
-    if log_path.exists():
-        for line in log_path.read_text(errors="replace").splitlines()[:1_000_000]:
-            if '"flushed ' not in line:
-                continue
-            try:
-                entry = orjson.loads(line)
-                at = datetime.fromisoformat(entry["ts"]).timestamp()
-                n = int(entry["msg"].split()[1])
-            except (orjson.JSONDecodeError, KeyError, ValueError, IndexError):
-                continue
-            if (since is None or at >= since) and (until is None or at <= until):
-                flushes.append((at, n))
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(flushes)]
-    return {
-        "flushes": len(flushes),
-        "cycle_p50_s": median(gaps),
-        "cycle_max_s": max(gaps) if gaps else float("nan"),
-        "events_per_flush_p50": median([float(n) for _, n in flushes]),
-    }
-
-
-def count(endpoint: str, table: str = "events") -> int:
-    return int(sql(endpoint, f"SELECT count() FROM {table}")[0][0])
-
-
-class TreeService(Service):
-    """A service run from another checkout of the repository: `python -m` imports from its working directory."""
-
-    def __init__(self, command: str, env: dict[str, str], log_path: Path, root: Path) -> None:
-        super().__init__(command, {**env, "PYTHONPATH": str(root)}, log_path)
-        self.root = root
-
-    def start(self) -> TreeService:
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", self.module, self.command], env=self.env,
-                                         cwd=self.root, stdout=out, stderr=subprocess.STDOUT)
-        return self
-
-
-def imported_from(root: Path) -> str:
-    """Where the processor's `stream` package comes from when started in `root` (checks the A/B set-up)."""
-    out = subprocess.run([sys.executable, "-c", "import stream; print(stream.__file__)"], cwd=root, text=True,
-                         capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=60)
-    return out.stdout.strip()
-
-
-def peak_rss(pid: int) -> float:
-    """The process's peak resident memory (VmHWM) in MiB, 0 if unknown."""
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def throughput_run(kafka: Kafka, topic: str, deadletter: str, n: int, tmp: Path, run: int,
-                   profile_seconds: int = 0, root: Path | None = None, native: bool = False) -> dict[str, Any]:
-    qport = free_port()
-    endpoint = f"http://127.0.0.1:{qport}/v1/query"
-    env = stream_env(kafka, topic, deadletter, f"bench-tp-{os.getpid()}-{run}", tmp / f"chdb-tp-{run}", qport)
-    log_path = tmp / f"stream-tp-{run}.log"
-    stream = (Service("stream", env, log_path) if root is None else TreeService("stream", env, log_path, root)).start()
-    spy: subprocess.Popen[bytes] | None = None
-    raw_profile = RESULTS / f"profile-stream-{datetime.now(UTC).date().isoformat()}.txt"
-    try:
-        launched = time.monotonic()
-        wait_http_ok(f"http://127.0.0.1:{qport}/healthz", 90, stream)
-        t_ready, cpu_ready = time.monotonic(), stream.cpu()
-        if profile_seconds:
-            spy_bin = Path(sys.executable).with_name("py-spy")
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            # --native also shows time inside C extensions (orjson, the GC, chDB's calls) but pauses the process
-            # to sample it, so it costs the processor some speed.
-            mode = ["--native"] if native else ["--nonblocking"]
-            spy = subprocess.Popen(
-                [str(spy_bin), "record", *mode, "--threads", "--format", "raw", "-r", "200",
-                 "-d", str(profile_seconds), "-o", str(raw_profile), "--pid", str(stream.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-        t_first = c_first = None
-        t_done = cpu_done = None
-        deadline = t_ready + 240
-        while time.monotonic() < deadline:
-            if not stream.alive():
-                raise RuntimeError(f"the processor died:\n{stream.logs()}")
-            c = count(endpoint)
-            now = time.monotonic()
-            if c and t_first is None:
-                t_first, c_first = now, c
-            if c >= n:
-                t_done, cpu_done = now, stream.cpu()
-                break
-            time.sleep(0.2)
-        peak_rss_mb = peak_rss(stream.pid)
-        if t_done is None or cpu_done is None or t_first is None or c_first is None:
-            raise TimeoutError(f"the processor did not reach {n} rows in 240 s:\n{stream.logs()}")
-        bad = count(endpoint, "bad_events")
-        # The attribution tables of the last partition are inserted just after its events: wait until stable.
-        credits, previous = count(endpoint, "attribution_credits"), -1
-        for _ in range(40):  # at most ~10 s
-            if credits == previous:
-                break
-            time.sleep(0.25)
-            previous, credits = credits, count(endpoint, "attribution_credits")
-        conversions = count(endpoint, "conversions")
-        touchpoints = count(endpoint, "touchpoints")
-    finally:
-        if spy is not None:
-            try:
-                spy.wait(profile_seconds + 30)
-            except subprocess.TimeoutExpired:
-                spy.kill()
-                spy.wait(5)
-        stream.stop()
-    wall = t_done - t_ready
-    cpu = cpu_done - cpu_ready
-    out: dict[str, Any] = {
-        "events": n,
-        "startup_s": t_ready - launched,
-        "wall_s": wall,
-        "cpu_s": cpu,
-        "events_per_s_wall": n / wall,
-        "events_per_cpu_s": n / cpu,
-        "cpu_util": cpu / wall,
-        "steady_events_per_s": (n - c_first) / (t_done - t_first) if t_done > t_first else float("nan"),
-        "first_rows_after_s": t_first - t_ready,
-        "bad_events": bad,
-        "credit_rows": credits,
-        "conversion_rows": conversions,
-        "touchpoint_rows": touchpoints,
-    }
-    out["flush"] = flush_stats(log_path)
-    out["load_at_end"] = os.getloadavg()[0]
-    out["peak_rss_mb"] = peak_rss_mb
-    if spy is not None:
-        out["profile"] = {"raw_file": str(raw_profile), **top_frames(raw_profile, limit=20)}
-    return out
-
+from loadtests.events import EventGenerator, batch_body
+from loadtests.stream_throughput import count, flush_stats, imported_from, prefill, stream_env, throughput_run
+from tests.integration.broker import Broker
+from tests.integration.harness import ROOT, Service, free_port, wait_for, wait_http_ok
 
 # -- (b) latency --------------------------------------------------------------------------------------------------
 
 
 def latency_run(
-    kafka: Kafka, tmp: Path, apps: list[str], rate: int, duration: float, label: str, variant: str = ""
+    kafka: Broker, tmp: Path, apps: list[str], rate: int, duration: float, label: str
 ) -> dict[str, Any]:
     keys = write_keys(apps)
     tag = f"{os.getpid()}-{label}"
@@ -287,11 +66,11 @@ def latency_run(
     stream = Service("stream", stream_env(kafka, topic, deadletter, f"bench-lat-{tag}", tmp / f"chdb-{label}", qport),
                      tmp / f"stream-{label}.log")
     collector = Service("collector", {
-        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_DEADLETTER_TOPIC": deadletter,
+        **QUIET, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_EVENTS_TOPIC": topic,
+        "KAFKA_DEADLETTER_TOPIC": deadletter,
         "COLLECTOR_HOST": "127.0.0.1", "COLLECTOR_PORT": str(cport), "PII_HASH_SECRET": PII_SECRET,
         "COLLECTOR_WRITE_KEYS": ",".join(f"{a}:{k}" for a, k in keys.items()),
-        **({"BENCH_VARIANT": variant} if variant else {}),
-    }, tmp / f"collector-{label}.log", module="loadtests.variant_collector" if variant else "touchstream.cli")
+    }, tmp / f"collector-{label}.log")
     stream.start()
     collector.start()
     try:
@@ -332,14 +111,14 @@ def latency_run(
         result: dict[str, Any] = orjson.loads(out.stdout.strip().splitlines()[-1])
         want = warm + result["accepted_events"]
         # The loadgen may already have waited for its samples; this measures any remaining backlog.
-        reached = wait_for(lambda: (c := count(endpoint)) >= want and c, 120, f"{want} events in ClickHouse", 0.25)
+        reached = wait_for(lambda: (c := count(endpoint)) >= want and c, 120, f"{want} events in ClickHouse",
+                           interval=0.25)
         result["drain_after_loadgen_s"] = time.monotonic() - finished
         result["events_in_clickhouse"] = reached
         result["bad_events"] = count(endpoint, "bad_events")
         window = result["send_window_s"]
         result["cpu_util"] = {k: v / window for k, v in result["cpu_s"].items()}
         result["idle_cpu_util"] = idle
-        result["collector_variant"] = variant or "product"
         result["flush"] = flush_stats(tmp / f"stream-{label}.log", send_started, time.time())
     finally:
         collector.stop()
@@ -370,8 +149,6 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true", help="only the latency runs (needs no pre-fill)")
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout of this repository: "
                         "throughput runs alternate between its processor and this one's, then the ratio is reported")
-    parser.add_argument("--collector-variant", default="", help="latency runs with a collector variant, e.g. "
-                        "batch1mb (see loadtests/variant_collector.py); default: the product as shipped")
     args = parser.parse_args()
     if args.quick:
         args.events, args.runs, args.duration = 20_000, 1, 8.0
@@ -389,31 +166,31 @@ def main() -> int:
             parser.error(f"a processor started in {args.baseline} imports stream from {where}")
         log(f"baseline processor: stream from {where}; this tree: {imported_from(ROOT)}")
     profile: dict[str, Any] = {}
-    with Kafka() as kafka, temp_dir("ts-bench-stream-") as tmp:
+    with kafka() as broker, temp_dir("ts-bench-stream-") as tmp:
         topic, deadletter = f"bench.tp.events.{os.getpid()}", f"bench.tp.deadletter.{os.getpid()}"
         fill: dict[str, Any] = {}
         if not args.skip_throughput:
             log(f"(a) pre-filling {topic} with {args.events:,} events")
-            fill = asyncio.run(prefill(kafka.bootstrap, topic, deadletter, args.events, apps))
+            fill = asyncio.run(prefill(broker.bootstrap, topic, deadletter, args.events, apps))
             log(f"    {fill['records']:,} records ({fill['mean_events_per_record']:.1f} events/record, "
                 f"{fill['mean_enriched_event_bytes']:.0f} B/enriched event) in {fill['seconds']:.1f} s")
         for run in range(0 if args.skip_throughput else args.runs):
             if args.baseline is not None:
-                b = throughput_run(kafka, topic, deadletter, args.events, tmp, 100 + run, root=args.baseline)
+                b = throughput_run(broker, topic, deadletter, args.events, tmp, 100 + run, root=args.baseline)
                 baseline.append(b)
                 log_run("baseline", run, b)
-            r = throughput_run(kafka, topic, deadletter, args.events, tmp, run)
+            r = throughput_run(broker, topic, deadletter, args.events, tmp, run)
             throughput.append(r)
             log_run("this tree", run, r)
         if args.profile and not args.skip_throughput:
             log("(a) one more run under py-spy")
-            profile = throughput_run(kafka, topic, deadletter, args.events, tmp, 99,
+            profile = throughput_run(broker, topic, deadletter, args.events, tmp, 99,
                                      profile_seconds=args.profile_seconds, native=args.profile_native)
         if not args.skip_latency:
             rates = [int(x) for x in args.rates.split(",") if x.strip()]
             for rate in rates[:4]:
                 log(f"(b) latency at {rate:,} events/s for {args.duration:.0f} s")
-                r = latency_run(kafka, tmp, apps, rate, args.duration, f"r{rate}", args.collector_variant)
+                r = latency_run(broker, tmp, apps, rate, args.duration, f"r{rate}")
                 r["sustained"] = sustained(r)
                 latency.append(r)
                 log_latency(r)
@@ -426,7 +203,7 @@ def main() -> int:
                 rate = int(reached * 0.85 / 500) * 500
                 if rate >= 500 and all(r["target_events_per_s"] != rate for r in latency):
                     log(f"(b) {worst['target_events_per_s']:,} events/s not sustained; trying {rate:,} events/s")
-                    r = latency_run(kafka, tmp, apps, rate, args.duration, f"r{rate}", args.collector_variant)
+                    r = latency_run(broker, tmp, apps, rate, args.duration, f"r{rate}")
                     r["sustained"] = sustained(r)
                     latency.append(r)
                     log_latency(r)
@@ -451,7 +228,7 @@ def main() -> int:
         print(md_table(["function (self time)", "%"], [list(x) for x in p["self"]]) + "\n")
         print(md_table(["function (inclusive)", "%"], [list(x) for x in p["inclusive"]]) + "\n")
         print(md_table(["self time by package/module", "%"], [list(x) for x in p["self_by_package"]]) + "\n")
-    path = write_result("stream" + (f"-{args.collector_variant.replace(',', '+')}" if args.collector_variant else ""), {
+    path = write_result("stream", {
         "machine": info, "prefill": fill, "throughput": throughput, "throughput_median": tp_med,
         "baseline_root": str(args.baseline or ""), "baseline_throughput": baseline,
         "latency": latency, "profile_run": profile, "runtime_s": time.monotonic() - started,
@@ -508,9 +285,8 @@ def print_comparison(root: Path, baseline: list[dict[str, Any]], current: list[d
 
 
 def print_latency(latency: list[dict[str, Any]]) -> None:
-    variant = latency[0].get("collector_variant", "product")
     print("End-to-end latency (collector 200 → credit rows queryable in attribution_credits_current), "
-          f"10-event requests, everything on 2 cores, collector: {variant}:\n")
+          "10-event requests, everything on 2 cores:\n")
     print(md_table(
         ["target ev/s", "achieved ev/s", "sustained", "HTTP p50 ms", "HTTP p99 ms", "non-2xx", "samples",
          "e2e p50 ms", "e2e p99 ms", "e2e max ms", "flush every s", "backlog drain s",

@@ -27,7 +27,9 @@ from typing import Any
 
 import orjson
 
-from loadtests.common import SQL_AUTH, EventGenerator, conversions_in, cpu_seconds, now_ms, percentile
+from loadtests.common import cpu_seconds, percentile
+from loadtests.events import EventGenerator, conversions_in, now_ms
+from tests.integration.harness import SQL_AUTH
 
 MAX_REQUESTS = 5_000_000  # hard bound on any loop, whatever the duration
 

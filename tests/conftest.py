@@ -8,8 +8,6 @@ TOUCHSTREAM_TEST_KAFKA=host:port to reuse a running broker instead.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +15,11 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.integration.broker import Broker
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# Re-exported: many tests import these two from here; they live in the harness, which the load tests share.
+from tests.integration.harness import ROOT as ROOT
+from tests.integration.harness import free_port as free_port
 
 
 def unique(prefix: str) -> str:
@@ -36,21 +32,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if reuse:
         yield reuse
         return
-    data_dir = tmp_path_factory.mktemp("kafka")
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_PORT": str(port),
-        "KAFKA_CONTROLLER_PORT": str(free_port()),
-        "KAFKA_DATA_DIR": str(data_dir),
-        "KAFKA_HEAP": "384m",
-    }
-    script = ROOT / "deploy" / "kafka" / "kafka.sh"
-    subprocess.run([str(script), "up"], check=True, env=env, cwd=ROOT)
+    broker = Broker(tmp_path_factory.mktemp("kafka"), heap="384m")
+    broker.run("up")
     try:
-        yield f"127.0.0.1:{port}"
+        yield broker.bootstrap
     finally:
-        subprocess.run([str(script), "down"], check=False, env=env, cwd=ROOT)
+        broker.down()
 
 
 @pytest.fixture(scope="session")

@@ -12,39 +12,23 @@ import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 from rich.console import Console
 from rich.table import Table
 
+from runtime import report_client
+from runtime.report_client import ReportError as ReportError  # the command line catches the client's one error
 from touchstream.csvtext import csv_cell
 
-REPORTS = ("channels", "trend", "funnel", "retention", "paths", "rfm", "shares", "meta")
 Tables = list[tuple[str, list[dict[str, Any]]]]
 
 
-class ReportError(RuntimeError):
-    """The report could not be fetched; one line for the terminal."""
-
-
 def fetch(base_url: str, key: str, report: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """The report from the shared client, with what the terminal user can do about a missing key."""
     if not key:
         msg = "an analyst key is needed: --key or TOUCHSTREAM_ANALYST_KEY (make run prints the dev app's)"
         raise ReportError(msg)
-    url = f"{base_url.rstrip('/')}/v1/reports/{report}"
-    try:
-        response = httpx.get(url, params=dict(params), headers={"Authorization": f"Bearer {key}"}, timeout=120)
-    except httpx.HTTPError as exc:
-        msg = f"cannot reach the report API at {url}: {exc} (is the stream processor running?)"
-        raise ReportError(msg) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"error": response.text[:200]}
-    if response.status_code != 200:
-        msg = f"{response.status_code}: {body.get('error', body)}"
-        raise ReportError(msg)
-    return dict(body)
+    return report_client.fetch(base_url, key, report, params)
 
 
 def tables_of(report: str, payload: Mapping[str, Any]) -> Tables:

@@ -13,8 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from stream.query_server import create_query_app
-from tests.conftest import free_port
-from tests.integration.harness import TEST_SQL_KEY
+from tests.integration.harness import TEST_SQL_KEY, free_port
 
 ANALYST_KEY = "analyst-key-0123456789"
 

@@ -1,0 +1,55 @@
+"""Migrations on the real embedded engine: each applied once, recorded, and a failed one left to be retried.
+
+The `clickhouse` fixture is a fresh database that `migrate` has already brought up to date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runtime.errors import StartupError
+from stream.store import Migration, load_migrations, migrate
+
+pytestmark = pytest.mark.integration
+
+
+def recorded(client: Any) -> list[tuple[int, str]]:
+    rows = client.query("SELECT version, name FROM schema_migrations ORDER BY version, name").result_rows
+    return [(int(v), str(n)) for v, n in rows]
+
+
+def test_migrating_again_applies_nothing_and_records_each_version_once(clickhouse: Any) -> None:
+    shipped = [(m.version, m.name) for m in load_migrations()]
+    assert recorded(clickhouse) == shipped
+    assert migrate(clickhouse) == []
+    assert migrate(clickhouse) == []
+    assert recorded(clickhouse) == shipped
+
+
+def test_a_new_migration_is_applied_once(clickhouse: Any) -> None:
+    shipped = recorded(clickhouse)
+    probe = Migration(900, "900_probe.sql", (
+        "CREATE TABLE probe (x UInt8) ENGINE = MergeTree ORDER BY x",
+        "INSERT INTO probe VALUES (7)",
+    ))
+    assert migrate(clickhouse, [*load_migrations(), probe]) == ["900_probe.sql"]
+    assert migrate(clickhouse, [*load_migrations(), probe]) == []
+    # Applied once: a second run would have failed on CREATE TABLE or inserted a second row.
+    assert clickhouse.query("SELECT groupArray(x) FROM probe").result_rows == [([7],)]
+    assert recorded(clickhouse) == [*shipped, (900, "900_probe.sql")]
+
+
+def test_a_failing_migration_is_one_line_and_not_recorded(clickhouse: Any) -> None:
+    shipped = recorded(clickhouse)
+    broken = Migration(901, "901_broken.sql", ("CREATE TABLE broken (x UInt8) ENGINE = MergeTree ORDER BY (",))
+    with pytest.raises(StartupError) as caught:
+        migrate(clickhouse, [broken])
+    message = str(caught.value)
+    assert message.startswith("migration 901_broken.sql failed: ")
+    assert "\n" not in message
+    assert recorded(clickhouse) == shipped  # the next start tries it again
+    fixed = Migration(901, "901_broken.sql", ("CREATE TABLE broken (x UInt8) ENGINE = MergeTree ORDER BY x",))
+    assert migrate(clickhouse, [fixed]) == ["901_broken.sql"]
+    assert recorded(clickhouse) == [*shipped, (901, "901_broken.sql")]
