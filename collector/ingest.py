@@ -17,7 +17,8 @@ from collector.body import BodyLimits, shape_problem
 from collector.pii import PiiHasher
 from schemas.batch import parse_sent_at, strip_server_fields
 from schemas.enrich import enrich
-from schemas.events import EVENT_ADAPTER, explain
+from schemas.events import EVENT_ADAPTER
+from schemas.problems import explain
 
 MAX_DEADLETTER_PAYLOAD = 4_096
 _PII_KEYS = ("phone",)

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from demo.generator import ChannelTruth
 from demo.scenario import Scenario
-from runtime.report_client import ReportError as ReportError  # the demo's runner catches the client's one error
-from runtime.report_client import fetch_async
+from touchstream.report_client import ReportError as ReportError  # the demo's runner catches the client's one error
+from touchstream.report_client import fetch_async
 
 CASE_MODEL = "position_based"  # the model the retail case chose (seed 000)
 

@@ -40,11 +40,10 @@ from schemas.events import (
     RepurchaseEvent,
     ShareEvent,
     Timestamp,
-    error_details,
-    explain,
     format_decimal,
     format_timestamp,
 )
+from schemas.problems import error_details, explain
 
 __all__ = [
     "CONVERSION_TYPES",

@@ -16,9 +16,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from runtime import report_client
-from runtime.report_client import ReportError as ReportError  # the command line catches the client's one error
+from touchstream import report_client
 from touchstream.csvtext import csv_cell
+from touchstream.report_client import ReportError as ReportError  # the command line catches the client's one error
 
 Tables = list[tuple[str, list[dict[str, Any]]]]
 

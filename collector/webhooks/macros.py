@@ -8,7 +8,7 @@ docs/webhooks.md. A parameter in no row of its platform ends up in the touch's `
 
 Pure data, stdlib only. The parsing is collector/webhooks/platforms.py; what an unfilled macro looks like (a value
 that is no value) is schemas/macros.py. The landing-page click ids of tencent_ads and ocean_engine are also in
-the stream's stream/channels/taxonomy.json; tests/unit/webhooks/test_click_ids_agree.py keeps the two in step.
+the stream's stream/channels/taxonomy.json; tests/unit/collector/webhooks/test_click_ids_agree.py keeps the two in step.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from demo.table import fetch_channel_reports
-from runtime.report_client import ReportError, fetch, fetch_async
 from tests.integration.harness import free_port
 from tests.integration.report_server import ANALYST_KEY, serve_reports
 from tests.integration.test_channel_performance import seed
 from touchstream import report_cli
+from touchstream.report_client import ReportError, fetch, fetch_async
 
 pytestmark = pytest.mark.integration
 

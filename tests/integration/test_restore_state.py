@@ -24,7 +24,7 @@ from stream.restore_state import restore_engines, restore_seen_ids, stored_event
 from stream.rows import CONVERSION_COLUMNS
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import produce_raw, start_stream, stream_settings, wait_rows
-from tests.unit.journeys.conftest import APP, ad_click, day, ev
+from tests.unit.stream.journeys.conftest import APP, ad_click, day, ev
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,8 @@ from schemas.events import (
     EnterEvent,
     IdentifyEvent,
     PurchaseProperties,
-    error_details,
-    explain,
 )
+from schemas.problems import error_details, explain
 
 README = Path(schemas.__file__).parent / "README.md"
 TS_MS = 1_714_550_400_000  # 2024-05-01T08:00:00Z

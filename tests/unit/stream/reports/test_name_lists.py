@@ -20,7 +20,7 @@ from stream.reports.queries import USER_LAYERS
 from stream.reports.service import REPORTS, ReportService
 from touchstream.cli import main as cli_main
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 DDL = sorted((ROOT / "schemas" / "ddl").glob("*.sql"))
 STATIC = ROOT / "stream" / "dashboard" / "static"
 # Two or more quoted names separated by commas: the body of an IN (...) list or of an array literal.

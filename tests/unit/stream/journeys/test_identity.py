@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from stream.journeys.identity import IdentityGraph, ids_of, user_key_for
-from tests.unit.journeys.conftest import APP, T0, ev
+from tests.unit.stream.journeys.conftest import APP, T0, ev
 
 H = timedelta(hours=1)
 

@@ -18,7 +18,7 @@ from stream.reports.funnel_sql import (
     parse_steps,
 )
 
-DDL = Path(__file__).resolve().parents[3] / "schemas" / "ddl" / "005_funnels_paths.sql"
+DDL = Path(__file__).resolve().parents[4] / "schemas" / "ddl" / "005_funnels_paths.sql"
 NOV_1 = date(2026, 11, 1)
 NOV_30 = date(2026, 11, 30)
 

@@ -33,7 +33,7 @@ from stream.journeys.restore import (
     restore_watermark,
 )
 from stream.journeys.state import AdClick, Touchpoint
-from tests.unit.journeys.conftest import (
+from tests.unit.stream.journeys.conftest import (
     Recorder,
     ad_click,
     day,

@@ -24,7 +24,7 @@ from collector.webhooks.platforms import (
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "webhooks.md"
+DOCS = Path(__file__).resolve().parents[4] / "docs" / "webhooks.md"
 
 
 def query(url: str) -> dict[str, str]:

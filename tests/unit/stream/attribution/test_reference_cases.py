@@ -40,7 +40,7 @@ CENT = Decimal("0.01")
 
 
 def reference_path() -> Path | None:
-    path = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / FILE_NAME
+    path = Path(__file__).resolve().parents[4].parent / "shared" / "reference" / FILE_NAME
     if path.exists():
         return path
     env = os.environ.get("TOUCHSTREAM_REFERENCE_DIR")

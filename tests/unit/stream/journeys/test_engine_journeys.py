@@ -19,7 +19,7 @@ import pytest
 from stream.journeys.config import AttributionConfig, parse_config
 from stream.journeys.identity import user_key_for
 from stream.journeys.outputs import CreditRow
-from tests.unit.journeys.conftest import (
+from tests.unit.stream.journeys.conftest import (
     APP,
     DAY,
     MS,

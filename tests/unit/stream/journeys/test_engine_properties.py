@@ -12,7 +12,7 @@ from hypothesis import given, settings
 
 from stream.journeys.engine import AppEngine
 from stream.journeys.outputs import ConversionRow, CreditRow, EngineOutput, TouchpointRow
-from tests.unit.journeys.conftest import Recorder, journey_events, latest_conversions, make_engine
+from tests.unit.stream.journeys.conftest import Recorder, journey_events, latest_conversions, make_engine
 
 SETTINGS = settings(derandomize=True, max_examples=150, deadline=None)
 MODELS = ["first_touch", "last_touch", "linear", "time_decay", "position_based"]
