@@ -22,14 +22,14 @@ a 50,000-row CSV takes ~0.75 s in the collector, 0.08 s of it in the transaction
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 
 from collector.auth import admin_key_from_headers
-from collector.costs import CostRow, parse_csv, parse_rows
+from collector.costs import CostRow, UploadRules, parse_csv, parse_rows
 from collector.deps import StateDep, read_bounded
 from collector.errors import InvalidCosts, MalformedBody
 from collector.responses import JsonResponse
@@ -69,14 +69,14 @@ async def _upload(request: Request, state: StateDep) -> JsonResponse:
     app = state.keys.current().app_for_admin(admin_key_from_headers(request.headers))
     body = await read_bounded(request, MAX_COST_BYTES)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    kwargs: dict[str, Any] = {"reporting_currency": app.reporting_currency, "fx": state.fx, "max_rows": MAX_COST_ROWS}
+    rules = UploadRules(app.reporting_currency, state.fx, max_rows=MAX_COST_ROWS)
     if content_type in ("text/csv", "application/csv"):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             msg = "the CSV is not UTF-8"
             raise MalformedBody(msg) from None
-        rows, problems = parse_csv(text, default_source="csv", **kwargs)
+        rows, problems = parse_csv(text, replace(rules, default_source="csv"))
     else:
         try:
             doc = orjson.loads(body)
@@ -87,7 +87,7 @@ async def _upload(request: Request, state: StateDep) -> JsonResponse:
         if not isinstance(raw, list):
             msg = 'send {"rows": [...]} or a CSV file with Content-Type: text/csv'
             raise MalformedBody(msg)
-        rows, problems = parse_rows(raw, **kwargs)
+        rows, problems = parse_rows(raw, rules)
     if problems:
         listed = [{"row": p.row, "field": p.field, "message": p.message} for p in problems[:200]]
         msg = f"{len(problems)} problem(s) in the upload; nothing was stored"

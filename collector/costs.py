@@ -2,8 +2,8 @@
 
 Spend arrives per day x channel x optional campaign x optional creative, in any currency, from an ad platform
 or an operator. Each upload is parsed into `CostRow`s plus `CostProblem`s: a row with any problem is left out
-(with all its problems reported), the other rows are kept. Nothing here raises on bad input rows; only a bad
-call (an invalid `reporting_currency`, `default_source` or `max_rows`) raises `ValueError`.
+(with all its problems reported), the other rows are kept. Nothing here raises on bad input rows; only bad
+`UploadRules` (an invalid `reporting_currency`, `default_source` or `max_rows`) raise `ValueError`.
 
 Restatement: the key of a cost row is (app, date, channel, campaign, creative, source). Platforms re-send
 earlier days; the store replaces the figure stored under the same key (the latest upload wins). This module
@@ -78,19 +78,33 @@ class CostProblem:
     message: str
 
 
-def parse_rows(
-    rows: list[Any],
-    *,
-    reporting_currency: str,
-    fx: FxRates,
-    default_source: str = "manual",
-    max_rows: int = 10_000,
-) -> tuple[list[CostRow], list[CostProblem]]:
+@dataclass(frozen=True, slots=True)
+class UploadRules:
+    """What an upload is checked against: the app's reporting currency, the rates, defaults and bounds."""
+
+    reporting_currency: str
+    fx: FxRates
+    default_source: str = "manual"
+    max_rows: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reporting_currency, str) or not CURRENCY_PATTERN.fullmatch(self.reporting_currency):
+            msg = f"reporting_currency must be 3 uppercase letters; got {self.reporting_currency!r}"
+            raise ValueError(msg)
+        if not isinstance(self.default_source, str) or not NAME_PATTERN.fullmatch(self.default_source):
+            msg = f"default_source must be {NAME_RULE}; got {self.default_source!r}"
+            raise ValueError(msg)
+        if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, int) or self.max_rows < 1:
+            msg = f"max_rows must be a positive integer; got {self.max_rows!r}"
+            raise ValueError(msg)
+
+
+def parse_rows(rows: list[Any], rules: UploadRules) -> tuple[list[CostRow], list[CostProblem]]:
     """Validate JSON rows (row numbers are 1-based); never raises on bad rows."""
-    parser = _RowParser(reporting_currency, fx, default_source, max_rows)
+    parser = _RowParser(rules)
     if not isinstance(rows, list):
         return [], [CostProblem(0, "rows", f"expected a JSON array of cost rows; got {show(rows)}")]
-    if len(rows) > max_rows:
+    if len(rows) > rules.max_rows:
         return [], [parser.too_many(len(rows))]
     for number, row in enumerate(rows, start=1):
         if isinstance(row, Mapping):
@@ -103,16 +117,10 @@ def parse_rows(
     return parser.rows, parser.problems
 
 
-def parse_csv(
-    text: str,
-    *,
-    reporting_currency: str,
-    fx: FxRates,
-    default_source: str = "manual",
-    max_rows: int = 10_000,
-) -> tuple[list[CostRow], list[CostProblem]]:
+def parse_csv(text: str, rules: UploadRules) -> tuple[list[CostRow], list[CostProblem]]:
     """Validate a CSV upload (header = row 0, first data row = 1); never raises on bad input."""
-    parser = _RowParser(reporting_currency, fx, default_source, max_rows)
+    max_rows = rules.max_rows
+    parser = _RowParser(rules)
     lines = io.StringIO(text.removeprefix("\ufeff"), newline="")
     header_line = next(lines, "")
     header, problem = _split_line(0, header_line)
@@ -192,20 +200,11 @@ def _check_header(columns: list[str]) -> list[CostProblem]:
 class _RowParser:
     """Shared per-row validation for JSON and CSV, with duplicate-key detection across the upload."""
 
-    def __init__(self, reporting_currency: str, fx: FxRates, default_source: str, max_rows: int) -> None:
-        if not isinstance(reporting_currency, str) or not CURRENCY_PATTERN.fullmatch(reporting_currency):
-            msg = f"reporting_currency must be 3 uppercase letters; got {reporting_currency!r}"
-            raise ValueError(msg)
-        if not isinstance(default_source, str) or not NAME_PATTERN.fullmatch(default_source):
-            msg = f"default_source must be {NAME_RULE}; got {default_source!r}"
-            raise ValueError(msg)
-        if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-            msg = f"max_rows must be a positive integer; got {max_rows!r}"
-            raise ValueError(msg)
-        self.reporting_currency = reporting_currency
-        self.fx = fx
-        self.default_source = default_source
-        self.max_rows = max_rows
+    def __init__(self, rules: UploadRules) -> None:
+        self.reporting_currency = rules.reporting_currency
+        self.fx = rules.fx
+        self.default_source = rules.default_source
+        self.max_rows = rules.max_rows
         self.rows: list[CostRow] = []
         self.problems: list[CostProblem] = []
         self._keys: dict[tuple[datetime.date, str, str, str, str], int] = {}

@@ -17,7 +17,7 @@ import httpx
 from rich.console import Console
 
 from demo.apps import DemoApp, ensure_demo_app
-from demo.generator import Traffic, generate
+from demo.generator import generate
 from demo.scenario import RETAIL
 from demo.send import (
     Landed,
@@ -31,6 +31,7 @@ from demo.send import (
     wait_until_authorised,
 )
 from demo.table import ReportError, fetch_channel_reports, print_reports, truth_table
+from demo.traffic import Traffic
 
 
 def _parser() -> argparse.ArgumentParser:

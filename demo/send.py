@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from demo.apps import DemoApp
-from demo.generator import AdClick, SpendRow, Traffic
+from demo.traffic import AdClick, SpendRow, Traffic
 from schemas.events import CONVERSION_TYPES, format_timestamp
 
 RETRY_STATUSES = frozenset({429, 503})

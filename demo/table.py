@@ -15,8 +15,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from demo.generator import ChannelTruth
 from demo.scenario import Scenario
+from demo.traffic import ChannelTruth
 from touchstream.report_client import ReportError as ReportError  # the demo's runner catches the client's one error
 from touchstream.report_client import fetch_async
 

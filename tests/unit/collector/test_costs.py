@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.costs import CostProblem, CostRow, parse_csv, parse_rows
+from collector.costs import CostProblem, CostRow, UploadRules, parse_csv, parse_rows
 from collector.money import FxConfigError, FxRates, UnknownCurrency
 
 D = datetime.date
@@ -28,16 +28,16 @@ FX_SPEC: dict[str, Any] = {
 FX = FxRates(FX_SPEC)
 
 
+def rules(**kwargs: Any) -> UploadRules:
+    return UploadRules(**{"reporting_currency": "CNY", "fx": FX, **kwargs})
+
+
 def rows(data: list[Any], **kwargs: Any) -> tuple[list[CostRow], list[CostProblem]]:
-    kwargs.setdefault("reporting_currency", "CNY")
-    kwargs.setdefault("fx", FX)
-    return parse_rows(data, **kwargs)
+    return parse_rows(data, rules(**kwargs))
 
 
 def csv_rows(text: str, **kwargs: Any) -> tuple[list[CostRow], list[CostProblem]]:
-    kwargs.setdefault("reporting_currency", "CNY")
-    kwargs.setdefault("fx", FX)
-    return parse_csv(text, **kwargs)
+    return parse_csv(text, rules(**kwargs))
 
 
 def one(row: dict[str, Any], **kwargs: Any) -> CostRow:

@@ -13,12 +13,13 @@ import orjson
 import pytest
 
 from collector.apps import parse_document
-from collector.costs import parse_rows
+from collector.costs import UploadRules, parse_rows
 from collector.money import FxRates
 from demo.apps import WEBHOOK_RATE_LIMIT_PER_S, ensure_demo_app
-from demo.generator import Traffic, generate
+from demo.generator import generate
 from demo.scenario import RETAIL
 from demo.send import schedule
+from demo.traffic import Traffic
 from schemas.events import EVENT_ADAPTER
 from stream.channels import LaunchSignals, default_taxonomy, resolve_channel
 from stream.reports.keys import parse_analyst_keys
@@ -117,8 +118,7 @@ def test_events_are_valid_for_the_collector_and_inside_the_month(month: Traffic)
 
 
 def test_cost_rows_parse_and_spend_is_known_at_each_channels_level(month: Traffic) -> None:
-    rows, problems = parse_rows([r.as_json() for r in month.spend], reporting_currency="CNY",
-                                fx=FxRates({"base": "CNY"}))
+    rows, problems = parse_rows([r.as_json() for r in month.spend], UploadRules("CNY", FxRates({"base": "CNY"})))
     assert problems == []
     assert len(rows) == len(month.spend)
     assert sum(r.spend_reporting for r in rows) == sum(t.spend for t in month.truth.values())
