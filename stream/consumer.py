@@ -1,8 +1,8 @@
 """The Kafka consumer shell: poll, hand records to the pure processor, write, checkpoint. Nothing else.
 
 State is a function of what ClickHouse holds below the committed offsets: on partition assignment, and after a
-failed flush, a partition's state is rebuilt from ClickHouse and consumption restarts from the committed offset.
-That keeps recovery, rebalances and a second group member on one simple, tested path.
+failed flush, a partition's state is rebuilt from ClickHouse and consumption restarts from the committed offset:
+recovery, rebalances and a second group member share one tested path.
 
 Rebalances. aiokafka runs the rebalance listener in its coordinator task, concurrently with the poll loop, and
 awaits `on_partitions_revoked` before it rejoins the group. The invariant: an offset is committed only by the
@@ -297,14 +297,14 @@ class StreamRunner:
                 tps = [tp for tp in self._needs_restore if consumer is not None and tp in consumer.assignment()]
                 await self._restore(tps, rewind=True)
                 self._needs_restore.clear()
+        except StoreFatal:  # retrying cannot fix it: stop, as on assignment
+            raise
         except StreamError as exc:
             delay = self._retries.next_delay()
             log.warning("state restore from ClickHouse failed, retrying in %.1fs: %s", delay, exc)
             await asyncio.sleep(delay)
             return False
         return True
-
-    # -- rebalancing ---------------------------------------------------------------------------------------
 
     async def on_revoked(self, revoked: list[TopicPartition]) -> None:
         """Write what the revoked partitions hold, then forget them. Waits for a flush in progress to finish.
@@ -352,10 +352,12 @@ class StreamRunner:
         consumer, admin = self._consumer, self._admin
         if consumer is None or admin is None or not partitions:
             return
-        committed: dict[TopicPartition, OffsetAndMetadata] = await admin.list_consumer_group_offsets(
-            self.settings.stream_group_id, partitions=partitions
-        )
         s = self.settings
+        try:  # a Kafka error is retriable like a failed commit: it must never escape a rebalance listener
+            committed = await admin.list_consumer_group_offsets(s.stream_group_id, partitions=partitions)
+        except KafkaError as exc:
+            msg = f"reading committed offsets failed: {type(exc).__name__}"
+            raise CheckpointFailed(msg) from exc
         for tp in partitions:
             if tp.topic == s.kafka_events_topic and self._partitions is not None:
                 known = len(consumer.partitions_for_topic(tp.topic) or ())

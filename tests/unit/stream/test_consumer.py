@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import GroupCoordinatorNotAvailableError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 
 from stream.consumer import StreamRunner
@@ -190,3 +190,31 @@ async def test_a_rebalance_during_the_back_off_leaves_the_revoked_partition_alon
     assert consumer.seeks == []  # a seek of an unassigned partition raises IllegalStateError in aiokafka
     assert runner._needs_restore == set()
     assert consumer.commits == [(TP, 0, "pending:1")]
+
+
+class FlakyAdmin(FakeAdmin):
+    """The group coordinator moves once: the first read of the committed offsets fails with a Kafka error."""
+
+    def __init__(self, consumer: FakeConsumer) -> None:
+        super().__init__(consumer)
+        self.calls = 0
+
+    async def list_consumer_group_offsets(
+        self, group: str, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        self.calls += 1
+        if self.calls == 1:
+            raise GroupCoordinatorNotAvailableError
+        return await super().list_consumer_group_offsets(group, partitions)
+
+
+async def test_a_kafka_error_while_assigning_is_retried_not_left_as_a_partition_without_state() -> None:
+    # aiokafka swallows what a listener raises: before, the partition stayed without a processor for good.
+    runner, consumer, _ = runner_with([])
+    runner._processors.clear()
+    admin = FlakyAdmin(consumer)
+    runner._admin = admin
+    await runner.on_assigned([TP])
+    assert admin.calls == 2
+    assert TP in runner._processors
+    assert runner.ready.is_set()
