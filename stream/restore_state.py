@@ -157,7 +157,9 @@ async def _restore_people(writer: ClickHouseWriter, params: dict[str, Any], engi
     A person's `last_seen` is the newest event time among the events whose strongest id maps to them now.
     """
     rows = await writer.query(
-        "WITH ids AS (SELECT app_id, typed_id, argMax(user_key, version) AS user_key, min(first_seen) AS first_seen"
+        # The newest row's first_seen, not the oldest: a person evicted and seen again is a new component live.
+        "WITH ids AS (SELECT app_id, typed_id, argMax(user_key, version) AS user_key,"
+        " argMax(first_seen, version) AS first_seen"
         f" FROM identities WHERE {_WHERE} GROUP BY app_id, typed_id),"
         " active AS (SELECT ids.app_id AS app_id, ids.user_key AS user_key, max(seen.last) AS last_seen FROM"
         f" (SELECT app_id, {_HOME_ID} AS home, max(event_time) AS last FROM events WHERE {_PERSON_EVENTS}"
