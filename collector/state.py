@@ -60,8 +60,12 @@ class CollectorState:
         await self._accounted(self.sink.publish(records))
 
     async def publish_atomic(self, records: Sequence[OutRecord]) -> None:
-        """All of `records` or none of them (a spend upload: one Kafka transaction), accounted like `publish`."""
-        await self._accounted(self.sink.publish_atomic(records))
+        """All of `records` or none of them (a spend upload: one Kafka transaction).
+
+        A failed upload leaves readiness alone: uploads have their own transactional producer, and taking a
+        replica out of rotation because an admin's upload failed would cost every SDK whose batches publish fine.
+        """
+        await self.sink.publish_atomic(records)
 
     async def _accounted(self, publishing: Awaitable[None]) -> None:
         try:

@@ -6,8 +6,9 @@ start, so nothing is started. The clock is fixed, so `received_at` (and everythi
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from collector.app import create_app
+from collector.routing import OutRecord
 from collector.settings import CollectorSettings
 from collector.sinks import InMemorySink
 from runtime.clock import fixed_clock
@@ -133,3 +135,17 @@ def make_event() -> EventFactory:
         return event
 
     return factory
+
+
+class BlockingSink(InMemorySink):
+    """Publishes only once `release` is set; `entered` is set when a publish is waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().publish(records)

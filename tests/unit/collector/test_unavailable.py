@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from collector.routing import OutRecord
 from collector.sinks import InMemorySink
 from tests.unit.collector.conftest import (
+    BlockingSink,
     EventFactory,
     asgi_client,
     auth,
@@ -20,20 +19,6 @@ from tests.unit.collector.conftest import (
     events_on_topic,
     make_settings,
 )
-
-
-class BlockingSink(InMemorySink):
-    """Publishes only once `release` is set; `entered` is set when a publish is waiting."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entered = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        self.entered.set()
-        await self.release.wait()
-        await super().publish(records)
 
 
 async def test_sink_down_is_503_with_retry_after(
