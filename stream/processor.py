@@ -161,10 +161,10 @@ class PartitionProcessor:
                     if event["type"] not in FAMILIES:
                         continue
                     key = (event["app_id"], event["event_id"])
-                    engine = self.engines.get(key[0])
-                    if key in self.seen or (engine is not None and _conversion_id(event) in engine.conversion_ids):
-                        continue
-                    keys.add(key)
+                    # Decided by the dedup set alone, never by engine state: a restored engine holds other
+                    # conversion ids than a live one, and a replay must ask (and drop) exactly what the first run did.
+                    if key not in self.seen:
+                        keys.add(key)
                 except Exception:  # noqa: BLE001 - a malformed event is reported by process(), not here
                     continue
         return keys

@@ -121,11 +121,12 @@ async def restore_engines(
         if app_id in engines:
             restore_closed_conversion(engines[app_id], conversion_id, utc(time))
     # Impressions are held in the same state as clicks (one id, one touch), so they come back the same way.
-    for app_id, click_id, time, platform, ctype, channel, campaign, creative in await writer.query(
-        "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, min(event_time), "
-        "any(JSONExtractString(properties, 'platform')), any(JSONExtractString(properties, 'channel_type')), "
-        "any(JSONExtractString(properties, 'channel')), any(JSONExtractString(properties, 'campaign')), "
-        f"any(JSONExtractString(properties, 'creative')) FROM events WHERE {_WHERE} "
+    for app_id, click_id, (time, platform, ctype, channel, campaign, creative) in await writer.query(
+        # The first-stored touch of each click id, all its fields from that one row: the engine keeps the first.
+        "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, argMin(tuple(event_time, "
+        "JSONExtractString(properties, 'platform'), JSONExtractString(properties, 'channel_type'), "
+        "JSONExtractString(properties, 'channel'), JSONExtractString(properties, 'campaign'), "
+        f"JSONExtractString(properties, 'creative')), _offset) FROM events WHERE {_WHERE} "
         f"AND type IN {_AD_TOUCHES} "
         "AND event_time >= {since:DateTime64(3, 'UTC')} AND click != '' GROUP BY app_id, click",
         {**params, "since": _naive(touches_since)},
@@ -190,9 +191,10 @@ async def _restore_firsts(writer: ClickHouseWriter, params: dict[str, Any], engi
     """
     rows = await writer.query(
         "SELECT app_id, h, f, min(tuple(t, cid)) FROM ("
-        " SELECT app_id, cid, argMin(home, _offset) AS h, argMin(family, _offset) AS f,"
-        " argMin(event_time, _offset) AS t FROM ("
-        f"  SELECT app_id, _offset, event_time, {_HOME_ID} AS home,"
+        # One argMin of the tuple: three separate ones could each pick another row of the same Kafka record.
+        " SELECT app_id, cid, argMin(tuple(home, family, event_time), tuple(_offset, event_time, event_id))"
+        " AS first_row, first_row.1 AS h, first_row.2 AS f, first_row.3 AS t FROM ("
+        f"  SELECT app_id, _offset, event_time, event_id, {_HOME_ID} AS home,"
         f"   if(type IN {_PURCHASE_EVENTS}, 'purchase', type) AS family,"
         "   if(family = 'purchase' AND order_id != '', concat('order:', order_id), concat(type, ':', event_id))"
         "   AS cid"

@@ -153,3 +153,17 @@ def test_checkpoint_ranges_reform_exactly_after_a_crash() -> None:
     assert batch_end([100, 150, 200], 180) == 180
     assert batch_end([100, 150], 180) is None
     assert batch_end([], None) is None
+
+
+def test_which_conversions_are_looked_up_depends_on_the_dedup_set_only() -> None:
+    # A re-sent order past the dedup window is asked about even while the engine still knows its order id:
+    # engine state differs between a live and a restored processor, the question must not.
+    later = "2026-11-20T12:00:00.000Z"
+    order = event("buy1", "convert", properties={"order_id": "o1", "revenue": "10", "currency": "CNY"})
+    p = processor()
+    p.process([record(0, [order])])
+    assert p.unknown_conversions(p.decode([record(1, [order])])) == set()  # still in the dedup window
+    p.process([record(1, [event("pv", received_at=later, event_time=later, timestamp=later)])])
+    assert "order:o1" in p.engines["shop"].conversion_ids  # the engine remembers the order ...
+    assert p.unknown_conversions(p.decode([record(2, [order])])) == {("shop", "buy1")}  # ... and it is asked
+    assert p.unknown_conversions(p.decode([record(3, [event("pv2")])])) == set()  # not a conversion type
