@@ -26,7 +26,7 @@ from schemas.records import (
     decode_events,
 )
 from stream.dedup import Key, SeenIds
-from stream.journeys.engine import FAMILIES, AppEngine, conversion_id_of
+from stream.journeys.engine import FAMILIES, AppEngine
 from stream.journeys.outputs import EngineOutput
 from stream.rows import (
     AD_SPEND_COLUMNS,
@@ -242,10 +242,6 @@ class PartitionProcessor:
     def _dead_letters(self, record: SourceRecord, items: list[DeadLetter], out: Output) -> None:
         for item in items:
             out.bad_events.append(bad_event_row(item, "collector", record.partition, record.offset))
-
-
-def _conversion_id(event: EventRecord) -> str:
-    return conversion_id_of(cast("dict[str, Any]", event))  # the engine's plain-dict view (see _attribute)
 
 
 def _poison_row(
