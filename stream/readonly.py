@@ -301,12 +301,17 @@ def table_filters(catalog: Catalog, scope: Scope) -> str:
     return "{" + ", ".join(f"{sql_string(k)}: {sql_string(v)}" for k, v in filters.items()) + "}"
 
 
+MAX_QUERY_MEMORY_BYTES = 2_000_000_000
+
+
 def read_only_settings(max_rows: int, timeout_s: int, filters: str | None = None) -> dict[str, int | str]:
     settings: dict[str, int | str] = {
         **READ_ONLY_SETTINGS_BASE,
         "max_execution_time": timeout_s,
         "max_result_rows": max_rows,
         "result_overflow_mode": "throw",
+        # On the embedded store a query runs inside the processor: bounded so one analyst cannot starve inserts.
+        "max_memory_usage": MAX_QUERY_MEMORY_BYTES,
     }
     if filters is not None:
         settings["additional_table_filters"] = filters

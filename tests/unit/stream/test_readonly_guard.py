@@ -175,7 +175,8 @@ def test_filters_name_every_app_table_and_the_catalogue() -> None:
         "'touchstream.events': 'app_id IN (\\'o\\\\\\'brien\\', \\'shop\\')', "
         "'touchstream.identities': 'app_id IN (\\'o\\\\\\'brien\\', \\'shop\\')'}")
     assert read_only_settings(10, 5, "{}") == {"readonly": 1, "max_execution_time": 5, "max_result_rows": 10,
-                                               "result_overflow_mode": "throw", "additional_table_filters": "{}"}
+                                               "result_overflow_mode": "throw", "max_memory_usage": 2_000_000_000,
+                                               "additional_table_filters": "{}"}
 
 
 def test_literal_and_tsv_escaping() -> None:
