@@ -32,19 +32,14 @@ import orjson
 
 from loadtests.common import (
     PII_SECRET,
-    QUIET,
     RESULTS,
-    contention,
-    describe_contention,
-    kafka,
+    Bench,
+    collector_env,
     log,
-    machine_info,
     md_table,
     median,
-    spread_apps,
-    temp_dir,
+    profile_tables,
     write_keys,
-    write_result,
 )
 from loadtests.events import EventGenerator, batch_body
 from tests.integration.harness import Service, free_port, wait_http_ok
@@ -265,31 +260,21 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="also profile the collector with py-spy")
     parser.add_argument("--runs", type=int, default=3, help="runs per batch size (median reported)")
     args = parser.parse_args()
-    started = time.monotonic()
     runs, warmup, duration = (1, 1.0, 4.0) if args.quick else (max(1, min(args.runs, 9)), 2.0, 8.0)
 
-    info = machine_info()
-    log(f"machine: {info['nproc']} cores, {info['cpu_model']}, Python {info['python']}")
+    bench = Bench("collector")
     log("(a) in-process ceiling: parse_batch + ingest + route_events, 100-event batches, one core")
     ceil = ceiling()
     log(f"    {ceil['median_events_per_cpu_s']:,.0f} events/s per core ({ceil['us_per_event']:.2f} µs/event)")
 
-    apps = spread_apps()
+    apps = bench.apps
     keys = write_keys(apps)
     results: list[dict[str, Any]] = []
     profiles: dict[str, Any] = {}
-    with kafka() as broker, temp_dir("ts-bench-collector-") as tmp:
+    with bench.services() as (broker, tmp):
         port = free_port()
-        env = {
-            **QUIET,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
-            "KAFKA_EVENTS_TOPIC": f"bench.events.{os.getpid()}",
-            "KAFKA_DEADLETTER_TOPIC": f"bench.deadletter.{os.getpid()}",
-            "COLLECTOR_HOST": "127.0.0.1",
-            "COLLECTOR_PORT": str(port),
-            "COLLECTOR_WRITE_KEYS": ",".join(f"{app}:{key}" for app, key in keys.items()),
-            "PII_HASH_SECRET": PII_SECRET,
-        }
+        topics = f"bench.events.{os.getpid()}", f"bench.deadletter.{os.getpid()}"
+        env = collector_env(broker.bootstrap, *topics, port, keys)
         collector = Service("collector", env, tmp / "collector.log", cpus="0").start()
         try:
             wait_http_ok(f"http://127.0.0.1:{port}/readyz", 60, collector)
@@ -339,10 +324,7 @@ def main() -> int:
     )
     stages = md_table(["stage (in process, 100-event batches)", "µs/event"],
                       [[k, v] for k, v in ceil["stages_us_per_event"].items()])
-    machine = f"{info['nproc']} × {info['cpu_model']}, Python {info['python']}"
-    end_load = contention()
-    print(f"\n## Collector benchmark ({info['date']}, {machine})\n")
-    print(describe_contention(info["contention_at_start"], end_load) + "\n")
+    bench.heading("Collector benchmark")
     print(f"In-process ceiling (parse_batch + ingest + route_events, 100-event batches of "
           f"~{ceil['event_bytes']} B events, one core, median of {len(ceil['runs'])}): "
           f"**{ceil['median_events_per_cpu_s']:,.0f} events/s** ({ceil['us_per_event']:.2f} µs/event)\n")
@@ -357,17 +339,13 @@ def main() -> int:
     for label, prof in profiles.items():
         if "self" in prof:
             print(f"py-spy, {label} batches ({prof['samples']} samples, {prof['raw_file']}):\n")
-            print(md_table(["function (self time)", "%"], [list(x) for x in prof["self"]]) + "\n")
-            print(md_table(["function (inclusive)", "%"], [list(x) for x in prof["inclusive"]]) + "\n")
-            print(md_table(["self time by package/module", "%"], [list(x) for x in prof["self_by_package"]]) + "\n")
+            print(profile_tables(prof))
         else:
             print(f"py-spy, {label}: {prof}\n")
-    path = write_result("collector", {
-        "machine": info, "ceiling": ceil, "collector": results, "ratio_100_vs_ceiling": ratio,
-        "profiles": profiles, "plan": {"runs": runs, "warmup_s": warmup, "duration_s": duration},
-        "runtime_s": time.monotonic() - started, "contention_at_end": end_load,
+    bench.finish({
+        "ceiling": ceil, "collector": results, "ratio_100_vs_ceiling": ratio, "profiles": profiles,
+        "plan": {"runs": runs, "warmup_s": warmup, "duration_s": duration},
     })
-    log(f"results written to {path} (total {time.monotonic() - started:.0f} s)")
     return 0
 
 

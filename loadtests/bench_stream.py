@@ -31,22 +31,7 @@ from typing import Any
 
 import orjson
 
-from loadtests.common import (
-    PII_SECRET,
-    QUIET,
-    contention,
-    cpu_seconds,
-    describe_contention,
-    kafka,
-    log,
-    machine_info,
-    md_table,
-    median,
-    spread_apps,
-    temp_dir,
-    write_keys,
-    write_result,
-)
+from loadtests.common import Bench, collector_env, cpu_seconds, log, md_table, median, profile_tables, write_keys
 from loadtests.events import EventGenerator, batch_body
 from loadtests.stream_throughput import count, flush_stats, imported_from, prefill, stream_env, throughput_run
 from tests.integration.broker import Broker
@@ -65,12 +50,8 @@ def latency_run(
     endpoint = f"http://127.0.0.1:{qport}/v1/query"
     stream = Service("stream", stream_env(kafka, topic, deadletter, f"bench-lat-{tag}", tmp / f"chdb-{label}", qport),
                      tmp / f"stream-{label}.log")
-    collector = Service("collector", {
-        **QUIET, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "KAFKA_EVENTS_TOPIC": topic,
-        "KAFKA_DEADLETTER_TOPIC": deadletter,
-        "COLLECTOR_HOST": "127.0.0.1", "COLLECTOR_PORT": str(cport), "PII_HASH_SECRET": PII_SECRET,
-        "COLLECTOR_WRITE_KEYS": ",".join(f"{a}:{k}" for a, k in keys.items()),
-    }, tmp / f"collector-{label}.log")
+    collector = Service("collector", collector_env(kafka.bootstrap, topic, deadletter, cport, keys),
+                        tmp / f"collector-{label}.log")
     stream.start()
     collector.start()
     try:
@@ -152,10 +133,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.events, args.runs, args.duration = 20_000, 1, 8.0
-    started = time.monotonic()
-    info = machine_info()
-    log(f"machine: {info['nproc']} cores, {info['cpu_model']}, Python {info['python']}")
-    apps = spread_apps()
+    bench = Bench("stream")
+    apps = bench.apps
     throughput: list[dict[str, Any]] = []
     baseline: list[dict[str, Any]] = []
     latency: list[dict[str, Any]] = []
@@ -166,7 +145,7 @@ def main() -> int:
             parser.error(f"a processor started in {args.baseline} imports stream from {where}")
         log(f"baseline processor: stream from {where}; this tree: {imported_from(ROOT)}")
     profile: dict[str, Any] = {}
-    with kafka() as broker, temp_dir("ts-bench-stream-") as tmp:
+    with bench.services() as (broker, tmp):
         topic, deadletter = f"bench.tp.events.{os.getpid()}", f"bench.tp.deadletter.{os.getpid()}"
         fill: dict[str, Any] = {}
         if not args.skip_throughput:
@@ -213,9 +192,7 @@ def main() -> int:
                "startup_s")}
     tp_med["flush_cycle_p50_s"] = median([r["flush"]["cycle_p50_s"] for r in throughput])
     tp_med["events_per_flush_p50"] = median([r["flush"]["events_per_flush_p50"] for r in throughput])
-    end_load = contention()
-    print(f"\n## Stream benchmark ({info['date']}, {info['nproc']} × {info['cpu_model']}, Python {info['python']})\n")
-    print(describe_contention(info["contention_at_start"], end_load) + "\n")
+    bench.heading("Stream benchmark")
     if throughput:
         print_throughput(fill, throughput, tp_med)
     if baseline and args.baseline is not None:
@@ -225,16 +202,12 @@ def main() -> int:
     if profile.get("profile", {}).get("self"):
         p = profile["profile"]
         print(f"py-spy on the processor ({p['samples']} samples, {p['raw_file']}):\n")
-        print(md_table(["function (self time)", "%"], [list(x) for x in p["self"]]) + "\n")
-        print(md_table(["function (inclusive)", "%"], [list(x) for x in p["inclusive"]]) + "\n")
-        print(md_table(["self time by package/module", "%"], [list(x) for x in p["self_by_package"]]) + "\n")
-    path = write_result("stream", {
-        "machine": info, "prefill": fill, "throughput": throughput, "throughput_median": tp_med,
+        print(profile_tables(p))
+    bench.finish({
+        "prefill": fill, "throughput": throughput, "throughput_median": tp_med,
         "baseline_root": str(args.baseline or ""), "baseline_throughput": baseline,
-        "latency": latency, "profile_run": profile, "runtime_s": time.monotonic() - started,
-        "contention_at_end": end_load,
+        "latency": latency, "profile_run": profile,
     })
-    log(f"results written to {path} (total {time.monotonic() - started:.0f} s)")
     return 0
 
 

@@ -1,6 +1,7 @@
 """What the benchmarks share beyond the test harness (tests/integration/harness.py: services, waits, SQL, free
 ports; tests/integration/broker.py: the broker): a private broker for a whole run, CPU accounting from /proc,
-percentiles, machine facts and markdown tables.
+percentiles, machine facts and markdown tables, and the frame of a benchmark run (`Bench`: the machine, the
+apps, the broker and scratch folder, the report heading and the result file) and the collector's settings.
 
 Everything listens on loopback only, on free ports, with data in temporary folders that are removed afterwards.
 Every wait is bounded by a deadline.
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,62 @@ def temp_dir(prefix: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# -- the frame of a benchmark run ----------------------------------------------------------------------------
+
+
+class Bench:
+    """One benchmark run: the machine facts (logged at once), apps spread over the partitions, a private broker
+    with a scratch folder, the report's heading with the machine load, and the result file."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.started = time.monotonic()
+        self.info = machine_info()
+        self.apps = spread_apps()
+        self.end_load: dict[str, Any] = {}
+        log(f"machine: {self.info['nproc']} cores, {self.info['cpu_model']}, Python {self.info['python']}")
+
+    @contextlib.contextmanager
+    def services(self) -> Iterator[tuple[Broker, Path]]:
+        with kafka() as broker, temp_dir(f"ts-bench-{self.name}-") as tmp:
+            yield broker, tmp
+
+    def heading(self, title: str) -> None:
+        """Prints the report's heading and how busy the machine was at the start and now."""
+        info = self.info
+        self.end_load = contention()
+        print(f"\n## {title} ({info['date']}, {info['nproc']} × {info['cpu_model']}, Python {info['python']})\n")
+        print(describe_contention(info["contention_at_start"], self.end_load) + "\n")
+
+    def finish(self, results: dict[str, Any]) -> Path:
+        """Writes the results with the machine facts, the run time and the load at the end; logs where."""
+        path = write_result(self.name, {
+            "machine": self.info, **results, "runtime_s": time.monotonic() - self.started,
+            "contention_at_end": self.end_load,
+        })
+        log(f"results written to {path} (total {time.monotonic() - self.started:.0f} s)")
+        return path
+
+
+def collector_env(bootstrap: str, topic: str, deadletter: str, port: int, keys: Mapping[str, str]) -> dict[str, str]:
+    """The settings of a benchmark's collector: loopback, its topics, one write key per app."""
+    return {
+        **QUIET,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "KAFKA_EVENTS_TOPIC": topic,
+        "KAFKA_DEADLETTER_TOPIC": deadletter,
+        "COLLECTOR_HOST": "127.0.0.1",
+        "COLLECTOR_PORT": str(port),
+        "COLLECTOR_WRITE_KEYS": ",".join(f"{app}:{key}" for app, key in keys.items()),
+        "PII_HASH_SECRET": PII_SECRET,
+    }
+
+
+def profile_tables(profile: dict[str, Any]) -> str:
+    """py-spy's top frames (as `bench_collector.top_frames` reads them) as three markdown tables."""
+    return "\n".join(md_table([title, "%"], [list(x) for x in profile[key]]) + "\n" for title, key in (
+        ("function (self time)", "self"), ("function (inclusive)", "inclusive"),
+        ("self time by package/module", "self_by_package"),
+    ))

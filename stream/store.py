@@ -1,9 +1,12 @@
 """Reaching ClickHouse: one URL picks the embedded engine (chdb://path) or a server (http(s)://host:8123).
 
 Both go through clickhouse-connect, so every other module is indifferent to which one it is. The schema is
-created and migrated at start from the versioned DDL files in `schemas/ddl/` (NNN_name.sql, applied in order,
-each once, recorded in `schema_migrations`). chDB allows one data folder per process and one process per
-folder: the stream processor owns it, and everyone else reads through its query endpoint.
+created and migrated at start: the tables from the versioned DDL files in `schemas/ddl/` (NNN_name.sql,
+applied in order, each once, recorded in `schema_migrations`), then every view from `schemas/views/` (NN_name.sql,
+one view a file, in order), created again at every start, so a view is defined in one place whatever the
+database's history and a migration never repeats a view's body to change it. chDB allows one data folder
+per process and one process per folder: the stream processor owns it, and everyone else reads through its
+query endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from stream.channels.taxonomy import Taxonomy
 log = logging.getLogger(__name__)
 
 _DDL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_VIEW_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.sql$")
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -77,19 +81,11 @@ def _redact(url: str) -> str:
 
 
 def load_migrations(directory: Path | None = None) -> list[Migration]:
-    if directory is None:
-        files = [(f.name, f.read_text(encoding="utf-8")) for f in resources.files("schemas").joinpath("ddl").iterdir()]
-    else:
-        files = [(f.name, f.read_text(encoding="utf-8")) for f in directory.iterdir()]
     migrations = []
-    for name, text in sorted(files):
+    for name, text in _sql_files("ddl", directory):
         match = _DDL_NAME.match(name)
-        if not match:
-            continue
-        # Comments go first so a ';' inside one never splits a statement.
-        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-        statements = tuple(s.strip() for s in body.split(";") if s.strip())
-        migrations.append(Migration(int(match.group(1)), name, statements))
+        if match:
+            migrations.append(Migration(int(match.group(1)), name, _statements(text)))
     versions = [m.version for m in migrations]
     if len(set(versions)) != len(versions):
         msg = f"two DDL files share a version number: {sorted(versions)}"
@@ -97,8 +93,36 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
     return migrations
 
 
-def migrate(client: Any, migrations: list[Migration] | None = None) -> list[str]:
-    """Apply the migrations not yet recorded; idempotent. Returns the names applied now."""
+def load_views(directory: Path | None = None) -> list[Migration]:
+    """The views, in file order (a view comes after the views it reads); each file one CREATE OR REPLACE VIEW."""
+    views = []
+    for name, text in _sql_files("views", directory):
+        match = _VIEW_NAME.match(name)
+        if match:
+            views.append(Migration(int(match.group(1)), name, _statements(text)))
+    return views
+
+
+def _sql_files(folder: str, directory: Path | None) -> list[tuple[str, str]]:
+    if directory is None:
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in resources.files("schemas").joinpath(folder).iterdir()]
+    else:
+        files = [(f.name, f.read_text(encoding="utf-8")) for f in directory.iterdir()]
+    return sorted(files)
+
+
+def _statements(text: str) -> tuple[str, ...]:
+    # Comments go first so a ';' inside one never splits a statement.
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return tuple(s.strip() for s in body.split(";") if s.strip())
+
+
+def migrate(
+    client: Any, migrations: list[Migration] | None = None, views: list[Migration] | None = None
+) -> list[str]:
+    """Apply the migrations not yet recorded, then create every view again; idempotent. Returns the names of
+    the migrations applied now. `views` defaults to the shipped ones with the shipped migrations, and to none
+    when `migrations` is given (a test building an older database)."""
     client.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
         "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
@@ -108,17 +132,25 @@ def migrate(client: Any, migrations: list[Migration] | None = None) -> list[str]
     for migration in migrations if migrations is not None else load_migrations():
         if migration.version in done:
             continue
-        try:
-            for statement in migration.statements:
-                client.command(statement)
-        except ClickHouseError as exc:
-            first = str(exc).strip().splitlines()[0][:300]
-            msg = f"migration {migration.name} failed: {first}"
-            raise StartupError(msg) from None
+        _apply(client, migration, "migration")
         client.insert("schema_migrations", [[migration.version, migration.name]], column_names=["version", "name"])
         applied.append(migration.name)
         log.info("applied migration %s", migration.name)
+    if views is None:
+        views = load_views() if migrations is None else []
+    for view in views:
+        _apply(client, view, "view")
     return applied
+
+
+def _apply(client: Any, item: Migration, kind: str) -> None:
+    try:
+        for statement in item.statements:
+            client.command(statement)
+    except ClickHouseError as exc:
+        first = str(exc).strip().splitlines()[0][:300]
+        msg = f"{kind} {item.name} failed: {first}"
+        raise StartupError(msg) from None
 
 
 def write_channel_catalog(client: Any, taxonomy: Taxonomy) -> None:

@@ -1,6 +1,7 @@
-"""Funnel queries for any list of steps: the SQL text, built from validated steps and quoted literals.
+"""Funnel queries for any list of steps: validated steps, and the call of the `funnel` view with quoted literals.
 
-The `lifecycle_funnel` view (schemas/ddl/005_funnels_paths.sql) is this builder's query for the seven
+The SQL that counts is written once, in the `funnel` view (schemas/views/22_funnel.sql); this module only
+checks the steps and the arguments and calls it. The `lifecycle_funnel` view is that call for the seven
 lifecycle steps with the view's parameters in place of literals (`lifecycle_view_body`), and a unit test holds
 the DDL to it, so a custom funnel and the lifecycle view always count the same way. Pure: returns text.
 
@@ -8,8 +9,7 @@ Counting rules (docs/queries.md, "Funnels and paths"): ClickHouse `windowFunnel`
 timestamps in milliseconds; step 1 must fall on a day in [date_from, date_to], later steps may run past
 date_to as long as they are within the window of step 1 (bound inclusive). `strict_once` stops one event from
 filling two steps (`page_view, page_view:/pages/cart` needs two page views); events with the same millisecond
-are taken in step order.
-"""
+are taken in step order. `convert` and `repurchase` steps are the order history's first and later orders."""
 
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ from datetime import date
 from typing import Final
 
 from schemas.events import CUSTOM_NAME_PATTERN, EVENT_TYPES, LIFECYCLE_TYPES
-from stream.reports.sqltext import date_literal, quote
+from stream.reports.sqltext import date_literal, quote, uint
 
 MIN_STEPS: Final = 2
 MAX_STEPS: Final = 12
 MAX_WINDOW_S: Final = 2**32 - 1  # the view's window_s is a UInt32
 MAX_PATH_LENGTH: Final = 512  # the longest page path the event contract accepts
 
-# Only these types carry the name a step can match on: the page path, the custom event's name.
+# Only these types carry the name a step can match on: the page path, the custom event's name (the `funnel`
+# view matches a named step on the event's label, `page_view:<path>` or `custom:<name>`).
 NAMED_TYPES: Final = {"page_view": "path", "custom": "name"}
 _CUSTOM_NAME = re.compile(CUSTOM_NAME_PATTERN)
 _CUSTOM_NAME_MAX = 64
@@ -74,13 +75,6 @@ class FunnelStep:
         """How the step is written and shown: `type` or `type:name`."""
         return f"{self.type}:{self.name}" if self.name else self.type
 
-    def condition(self) -> str:
-        """The SQL condition an `events_people` row meets when it is this step."""
-        matched = f"type = {quote(self.type)}"
-        if self.name:
-            matched += f" AND {NAMED_TYPES[self.type]} = {quote(self.name)}"
-        return matched
-
 
 LIFECYCLE_STEPS: Final = tuple(FunnelStep(t) for t in LIFECYCLE_TYPES)
 
@@ -121,18 +115,14 @@ def funnel_sql(steps: Sequence[FunnelStep], app: str, date_from: date, date_to: 
     if isinstance(window_s, bool) or not 0 <= window_s <= MAX_WINDOW_S:
         msg = f"window_s must be a whole number of seconds from 0 to {MAX_WINDOW_S}, got {window_s!r}"
         raise ValueError(msg)
-    return _funnel_query(
-        steps,
-        app=quote(app),
-        date_from=f"toDate({date_literal(date_from)})",
-        date_to=f"toDate({date_literal(date_to)})",
-        window_s=str(int(window_s)),
+    return _funnel_call(
+        steps, app=quote(app), date_from=date_literal(date_from), date_to=date_literal(date_to), window_s=uint(window_s)
     )
 
 
 def lifecycle_view_body() -> str:
     """The body of the `lifecycle_funnel` view: the lifecycle steps with the view's parameters."""
-    return _funnel_query(LIFECYCLE_STEPS, **VIEW_PARAMETERS)
+    return _funnel_call(LIFECYCLE_STEPS, **VIEW_PARAMETERS)
 
 
 def _check_count(count: int) -> None:
@@ -141,70 +131,13 @@ def _check_count(count: int) -> None:
         raise ValueError(msg)
 
 
-def _funnel_query(steps: Sequence[FunnelStep], *, app: str, date_from: str, date_to: str, window_s: str) -> str:
-    """The query with SQL expressions (literals or view parameters) for app, dates and window.
+def _funnel_call(steps: Sequence[FunnelStep], *, app: str, date_from: str, date_to: str, window_s: str) -> str:
+    """The call of the `funnel` view with SQL expressions (literals or view parameters) for its arguments.
 
     Kept free of ';' and of lines starting with '--': the DDL runner splits on the first and drops the second.
     """
-    first, *rest = steps
-    conditions = [f"({first.condition()}) AND day BETWEEN {date_from} AND {date_to}"]
-    conditions += [step.condition() for step in rest]
-    condition_sql = ",\n                ".join(conditions)
-    types = sorted({step.type for step in steps})
-    types_sql = ", ".join(quote(t) for t in types)
-    reached_sql = ",\n                ".join(f"countIf(level >= {i})" for i in range(1, len(steps) + 1))
-    labels_sql = ", ".join(quote(step.label) for step in steps)
-    previous = "users_by_step[greatest(i - 1, 1)]"
-    return f"""WITH
-    entrants AS
-    (
-        SELECT
-            user_key,
-            windowFunnel({window_s} * 1000, 'strict_once')(
-                toUInt64(toUnixTimestamp64Milli(event_time)),
-                {condition_sql}
-            ) AS level
-        FROM events_people
-        WHERE app_id = {app}
-            AND day >= {date_from}
-            AND event_time < toDateTime64(addDays({date_to}, 1), 3, 'UTC') + toIntervalSecond({window_s})
-            AND type IN ({types_sql})
-        GROUP BY user_key
-        HAVING level > 0
-    ),
-    first_touch AS
-    (
-        SELECT user_key, toString(argMin(channel, (touch_time, touchpoint_id))) AS channel
-        FROM touchpoints_current
-        WHERE app_id = {app} AND toDate(touch_time) BETWEEN {date_from} AND {date_to}
-        GROUP BY user_key
-    ),
-    tagged AS
-    (
-        SELECT arrayJoin(['all', if(f.channel = '', 'direct', f.channel)]) AS channel, e.level AS level
-        FROM entrants AS e
-        LEFT JOIN first_touch AS f ON f.user_key = e.user_key
-        UNION ALL
-        SELECT 'all' AS channel, toUInt8(0) AS level
-    ),
-    reached AS
-    (
-        SELECT
-            channel,
-            [
-                {reached_sql}
-            ] AS users_by_step
-        FROM tagged
-        GROUP BY channel
-    )
-SELECT
-    toString(channel) AS channel,
-    toUInt8(i) AS step_index,
-    [{labels_sql}][i] AS step,
-    users_by_step[i] AS users,
-    if(i = 1 OR {previous} = 0, NULL, users / {previous}) AS step_conversion,
-    if(users_by_step[1] = 0, NULL, users / users_by_step[1]) AS overall_conversion,
-    toUInt64(if(i = 1, 0, {previous} - users)) AS drop_off
-FROM reached
-ARRAY JOIN arrayEnumerate(users_by_step) AS i
-ORDER BY channel, step_index"""
+    labels = ", ".join(quote(step.label) for step in steps)
+    return f"""SELECT * FROM funnel(
+    app={app}, date_from={date_from}, date_to={date_to}, window_s={window_s},
+    steps=[{labels}]
+)"""

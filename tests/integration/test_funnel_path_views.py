@@ -1,4 +1,4 @@
-"""The funnel and path views (schemas/ddl/005_funnels_paths.sql) and the custom-funnel builder on the real
+"""The funnel and path views (schemas/views/) and the custom-funnel builder on the real
 ClickHouse engine, over small hand-built data sets whose figures are worked out in the comments."""
 
 from __future__ import annotations
@@ -302,11 +302,11 @@ async def test_conversion_paths(clickhouse: Any) -> None:
     ], column_names=CREDIT_COLUMNS)
     rows = view(clickhouse, "conversion_paths", app=APP, date_from=DAY_FROM, date_to=DAY_TO)
     assert rows == [
-        # o1 + o2: 2 conversions, 100 + 50 revenue
+        # o1 + o2: 2 conversions, 100 + 50 revenue (no refunds: gross = net)
         (["wechat_moments_ads", "wechat_share"], "wechat_moments_ads > wechat_share", 2, 150.0,
-         "wechat_moments_ads", "wechat_share", 2, "convert"),
-        (["direct"], "direct", 1, 0.0, "direct", "direct", 1, "register"),
-        (["wechat_share"], "wechat_share", 1, 30.0, "wechat_share", "wechat_share", 1, "convert"),
+         "wechat_moments_ads", "wechat_share", 2, "convert", 150.0, 0.0),
+        (["direct"], "direct", 1, 0.0, "direct", "direct", 1, "register", 0.0, 0.0),
+        (["wechat_share"], "wechat_share", 1, 30.0, "wechat_share", "wechat_share", 1, "convert", 30.0, 0.0),
     ]
     assert view(clickhouse, "conversion_paths", app=APP, date_from=date(2026, 12, 1), date_to=date(2026, 12, 1)) == []
 
@@ -472,7 +472,7 @@ async def test_views_keep_their_column_types(clickhouse: Any) -> None:
         "conversion_paths": [
             ("path", "Array(String)"), ("path_text", "String"), ("conversions", "UInt64"), ("revenue", "Float64"),
             ("first_channel", "String"), ("last_channel", "String"), ("touch_count", "UInt32"),
-            ("conversion_type", "String"),
+            ("conversion_type", "String"), ("gross_revenue", "Float64"), ("refunds", "Float64"),
         ],
         "exit_points": [("channel", "String"), ("step", "String"), ("users", "UInt64"), ("share", "Float64")],
         "behaviour_paths": [("path", "Array(String)"), ("path_text", "String"), ("users", "UInt64")],

@@ -1,4 +1,4 @@
-"""The retention, RFM, user-layer and share views of schemas/ddl/006_users_retention.sql on hand-built data.
+"""The retention, RFM, user-layer and share views (schemas/views/08-18) on hand-built data.
 
 Each test writes a handful of persons into the base tables of a fresh migrated database and compares the
 views with figures worked out by hand in the comments. Every data set carries the traps the views must

@@ -1,33 +1,48 @@
-"""The custom-funnel SQL builder (stream/reports/funnel_sql.py): step parsing, literal quoting, and that the
-`lifecycle_funnel` view in the DDL is exactly the builder's query for the lifecycle steps. What the SQL counts
-is checked on the real engine in tests/integration/test_funnel_path_views.py."""
+"""The custom-funnel SQL builder (stream/reports/funnel_sql.py): step parsing, literal quoting of the call of
+the `funnel` view, and that the `lifecycle_funnel` view in the DDL is exactly the builder's call for the
+lifecycle steps. What the SQL counts is checked on the real engine in tests/integration/test_funnel_path_views.py
+and test_funnel_order_history.py."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from stream.reports.funnel_sql import (
     LIFECYCLE_STEPS,
+    MAX_STEPS,
     FunnelStep,
     funnel_sql,
     lifecycle_view_body,
     parse_steps,
 )
+from stream.store import load_views
 
-DDL = Path(__file__).resolve().parents[4] / "schemas" / "ddl" / "005_funnels_paths.sql"
+VIEW_HEAD = re.compile(r"CREATE OR REPLACE VIEW (\w+) AS\n")
+FUNNEL_AND_PATH_VIEWS = (
+    "conversion_paths", "order_history", "first_touch_channels", "funnel", "lifecycle_funnel", "exit_points",
+    "behaviour_paths",
+)
 NOV_1 = date(2026, 11, 1)
 NOV_30 = date(2026, 11, 30)
 
 
-def ddl_statements() -> list[str]:
-    """The statements as the migration runner sees them: comment lines dropped, split on ';'."""
-    text = DDL.read_text(encoding="utf-8")
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
+def view_statements() -> dict[str, str]:
+    """Each shipped view's statement as the runner sees it (schemas/views/, comment lines dropped)."""
+    statements = {}
+    for view in load_views():
+        [statement] = view.statements
+        match = VIEW_HEAD.match(statement)
+        assert match, statement[:80]
+        assert match[1] not in statements, f"{match[1]} is created twice"
+        statements[match[1]] = statement
+    return statements
+
+
+def view_statement(name: str) -> str:
+    return view_statements()[name]
 
 
 def test_parse_steps_reads_types_and_names() -> None:
@@ -76,34 +91,41 @@ def test_parse_steps_rejects_bad_input(text: str, message: str) -> None:
 def test_unknown_type_error_lists_the_event_types() -> None:
     with pytest.raises(ValueError) as raised:
         parse_steps("exposure,retain")
-    assert "exposure, click, enter, register, activate, convert, repurchase, page_view, share, identify, custom" in str(
-        raised.value
-    )
+    types = "exposure, click, enter, register, activate, convert, repurchase, refund, page_view, share, identify"
+    assert f"{types}, custom" in str(raised.value)
 
 
-def test_step_conditions_quote_names() -> None:
-    assert FunnelStep("enter").condition() == "type = 'enter'"
-    assert FunnelStep("custom", "add_to_cart").condition() == "type = 'custom' AND name = 'add_to_cart'"
+def test_step_labels_are_quoted_in_the_call() -> None:
+    sql = funnel_sql(parse_steps("enter,custom:add_to_cart,page_view:/p'a\\th"), "shop", NOV_1, NOV_30, 60)
     # A path is free text: a quote or a backslash in it stays inside the literal.
-    assert FunnelStep("page_view", "/p'a\\th").condition() == "type = 'page_view' AND path = '/p\\'a\\\\th'"
+    assert "steps=['enter', 'custom:add_to_cart', 'page_view:/p\\'a\\\\th']" in sql
 
 
 def test_funnel_sql_quotes_app_dates_and_window() -> None:
     sql = funnel_sql(parse_steps("page_view:/a'b,custom:add_to_cart"), "sh'op", NOV_1, NOV_30, 1800)
-    assert "app_id = 'sh\\'op'" in sql
+    assert sql == (
+        "SELECT * FROM funnel(\n"
+        "    app='sh\\'op', date_from='2026-11-01', date_to='2026-11-30', window_s=1800,\n"
+        "    steps=['page_view:/a\\'b', 'custom:add_to_cart']\n"
+        ")"
+    )
     assert "sh'op" not in sql.replace("sh\\'op", "")  # never unescaped
-    assert "day BETWEEN toDate('2026-11-01') AND toDate('2026-11-30')" in sql
-    assert "windowFunnel(1800 * 1000, 'strict_once')" in sql
-    assert "toIntervalSecond(1800)" in sql
-    assert "(type = 'page_view' AND path = '/a\\'b') AND day BETWEEN" in sql
-    assert "['page_view:/a\\'b', 'custom:add_to_cart'][i] AS step" in sql
-    assert "{" not in sql  # no view parameter left over
-    assert sql.startswith("WITH") and ";" not in sql
+    assert "{" not in sql and ";" not in sql  # no view parameter left over, one statement
 
 
-def test_funnel_sql_has_one_count_per_step() -> None:
+def test_funnel_sql_passes_each_step_once_in_order() -> None:
     sql = funnel_sql(LIFECYCLE_STEPS, "shop", NOV_1, NOV_30, 60)
-    assert re.findall(r"countIf\(level >= (\d+)\)", sql) == ["1", "2", "3", "4", "5", "6", "7"]
+    listed = re.search(r"steps=\[(.*)\]", sql)
+    assert listed is not None
+    assert listed[1] == "'exposure', 'click', 'enter', 'register', 'activate', 'convert', 'repurchase'"
+
+
+def test_funnel_view_has_a_condition_for_each_possible_step() -> None:
+    # windowFunnel takes a fixed list of conditions: one per step up to MAX_STEPS, no more (a 13th would never
+    # be reached by a valid funnel, a missing 12th would cap a 12-step funnel at 11).
+    body = view_statement("funnel")
+    assert re.findall(r"matched\[(\d+)\] = 1", body) == [str(k) for k in range(1, MAX_STEPS + 1)]
+    assert f"length({{steps:Array(String)}}) > {MAX_STEPS}" in body
 
 
 @pytest.mark.parametrize(
@@ -134,14 +156,12 @@ def test_funnel_step_validates_when_built_directly() -> None:
 
 
 def test_window_zero_and_the_largest_window_are_accepted() -> None:
-    assert "windowFunnel(0 * 1000" in funnel_sql(LIFECYCLE_STEPS, "shop", NOV_1, NOV_1, 0)
-    assert "windowFunnel(4294967295 * 1000" in funnel_sql(LIFECYCLE_STEPS, "shop", NOV_1, NOV_1, 2**32 - 1)
+    assert "window_s=0," in funnel_sql(LIFECYCLE_STEPS, "shop", NOV_1, NOV_1, 0)
+    assert "window_s=4294967295," in funnel_sql(LIFECYCLE_STEPS, "shop", NOV_1, NOV_1, 2**32 - 1)
 
 
 def test_lifecycle_view_in_the_ddl_is_the_builders_query() -> None:
-    statements = [s for s in ddl_statements() if s.startswith("CREATE VIEW IF NOT EXISTS lifecycle_funnel ")]
-    assert len(statements) == 1
-    assert statements[0] == "CREATE VIEW IF NOT EXISTS lifecycle_funnel AS\n" + lifecycle_view_body()
+    assert view_statement("lifecycle_funnel") == "CREATE OR REPLACE VIEW lifecycle_funnel AS\n" + lifecycle_view_body()
 
 
 def test_lifecycle_view_body_uses_the_view_parameters() -> None:
@@ -155,15 +175,17 @@ def test_lifecycle_view_body_uses_the_view_parameters() -> None:
 
 
 def test_ddl_declares_each_view_once_with_its_parameters() -> None:
-    heads = {}
-    for statement in ddl_statements():
-        match = re.match(r"CREATE VIEW IF NOT EXISTS (\w+) AS", statement)
-        assert match, statement[:80]
-        heads[match.group(1)] = set(re.findall(r"\{([a-z_]+):([A-Za-z0-9]+)\}", statement))
+    statements = view_statements()
+    heads = {
+        name: set(re.findall(r"\{([a-z_]+):([A-Za-z0-9()]+)\}", statements[name])) for name in FUNNEL_AND_PATH_VIEWS
+    }
     dates = {("app", "String"), ("date_from", "Date"), ("date_to", "Date")}
     assert heads == {
-        "lifecycle_funnel": dates | {("window_s", "UInt32")},
         "conversion_paths": dates,
+        "order_history": {("app", "String")},
+        "first_touch_channels": dates,
+        "funnel": dates | {("window_s", "UInt32"), ("steps", "Array(String)")},
+        "lifecycle_funnel": dates | {("window_s", "UInt32")},
         "exit_points": dates,
         "behaviour_paths": dates | {("max_steps", "UInt8")},
     }

@@ -1,0 +1,3 @@
+-- Funnel views written once (docs/queries.md, "Funnels and paths"): 010 created order_history,
+-- first_touch_channels and one generic funnel, and rebuilt lifecycle_funnel, exit_points and behaviour_paths
+-- on them. Like every view they are in schemas/views/ now, created again at every start.
