@@ -33,10 +33,22 @@ run: venv kafka-fetch ## run the whole pipeline on embedded defaults (Ctrl-C sto
 browser: ## make sure a headless Chromium is installed for the dashboard tests (apt-get, needs root)
 	@deploy/browser.sh >/dev/null
 
-test: venv kafka-fetch browser ## run the whole test suite (starts its own Kafka and chDB)
+test: venv kafka-fetch browser sdk-test ## run the whole test suite (starts its own Kafka and chDB)
 	@$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-test-unit: venv ## only the pure unit tests (no Kafka, no ClickHouse)
+SDK := sdk/miniprogram
+
+# npm ci writes node_modules/.package-lock.json: reinstall only when the lock file changes.
+$(SDK)/node_modules/.package-lock.json: $(SDK)/package.json $(SDK)/package-lock.json
+	@cd $(SDK) && npm ci --no-audit --no-fund --silent
+
+sdk-test: $(SDK)/node_modules/.package-lock.json ## the mini-program SDK: typecheck, bundles, node unit tests
+	@cd $(SDK) && npm test --silent
+
+sdk-build: $(SDK)/node_modules/.package-lock.json ## build the SDK bundles into sdk/miniprogram/dist/
+	@cd $(SDK) && npm run --silent build && ls -l dist/*.min.js
+
+test-unit: venv sdk-test ## only the pure unit tests (no Kafka, no ClickHouse)
 	@$(BIN)/python -m pytest -q -m "not integration" $(PYTEST_ARGS)
 
 lint: venv ## ruff, mypy, import contracts, JSON Schemas up to date
@@ -65,3 +77,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@rm -rf data
 
 .PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
+.PHONY: sdk-test sdk-build
