@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: Kafka, the collector and the stream processor on embedded defaults; Ctrl-C stops all of it.
+# `make run`: Kafka, the collector, the stream processor and the postback worker on embedded defaults; Ctrl-C stops
+# all of it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p data
@@ -38,6 +39,10 @@ hook_token="$(printf "%s" "$dev_json" | $bin/python -c "import json,sys; print(j
 $bin/touchstream stream 2> >(sed 's/^/[stream] /' >&2) &
 pids+=($!)
 $bin/touchstream collector 2> >(sed 's/^/[collector] /' >&2) &
+pids+=($!)
+# Conversion postbacks (docs/postbacks.md): idle until an integration of the apps file has a `postback` section.
+POSTBACK_PROCESSOR_URL="http://127.0.0.1:${STREAM_QUERY_PORT:-8124}" \
+  $bin/touchstream postbacks 2> >(sed 's/^/[postbacks] /' >&2) &
 pids+=($!)
 
 port="${COLLECTOR_PORT:-8000}"

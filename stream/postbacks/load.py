@@ -1,0 +1,31 @@
+"""Reading the postback sections of the apps file at start (the stream processor and the worker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from runtime.errors import StartupError
+from schemas.postback_config import PostbackConfig, PostbackConfigError, postbacks_of
+
+Postbacks = dict[str, dict[str, PostbackConfig]]
+
+
+def load_postbacks(path: Path | None) -> Postbacks:
+    """app_id -> integration_id -> config; {} without an apps file. A bad section stops the start, in one line."""
+    if path is None:
+        return {}
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        msg = f"apps file {path} cannot be read: {exc.strerror}"
+        raise StartupError(msg) from None
+    except orjson.JSONDecodeError as exc:
+        msg = f"apps file {path}: not valid JSON: {exc}"
+        raise StartupError(msg) from None
+    try:
+        return postbacks_of(doc)
+    except PostbackConfigError as exc:
+        msg = f"{path}: {exc}"
+        raise StartupError(msg) from None
