@@ -1,0 +1,90 @@
+"""The processor's pure half of privacy: a command record folded in event order, and retention rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from schemas.privacy_topic import id_hash, normalise_typed_id
+from schemas.records import (
+    PRIVACY_HEADERS,
+    PrivacyCommand,
+    RecordFormatError,
+    decode_privacy_command,
+    encode_privacy_command,
+)
+from stream.privacy_retention import Retention, RetentionError, parse_retention, with_retention
+from stream.processor import SourceRecord
+from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
+from tests.unit.stream.test_processor import column, event, processor, record
+
+
+def command(type_: str = "delete", subjects: list[str] | None = None, rid: str = "pr_1") -> PrivacyCommand:
+    return {"request_id": rid, "app_id": "shop", "type": type_,  # type: ignore[typeddict-item]
+            "subjects": subjects or ["uid:u1"], "submitted_at": "2026-11-20T10:00:00.000Z"}
+
+
+def command_record(offset: int, cmd: PrivacyCommand) -> SourceRecord:
+    out = encode_privacy_command(cmd, "ev")
+    return SourceRecord("ev", 0, offset, out.value, 1_795_000_000_000, out.key, out.headers)
+
+
+def order(event_id: str, order_id: str, **ids: Any) -> dict[str, Any]:
+    return event(event_id, "convert", properties={"order_id": order_id, "revenue": "5.00", "currency": "CNY"}, **ids)
+
+
+def test_a_command_record_round_trips_and_is_keyed_by_its_app() -> None:
+    out = encode_privacy_command(command(), "ev")
+    assert (out.key, out.headers, decode_privacy_command(out.value)) == (b"shop", PRIVACY_HEADERS, command())
+    with pytest.raises(RecordFormatError):
+        decode_privacy_command(orjson.dumps({"type": "erase", "subjects": []}))
+
+
+def test_the_engine_forgets_the_whole_person_at_the_command_and_later_events_start_anew() -> None:
+    p = processor()
+    before = [event("e1", "enter", anonymous_id="d1", context={"query": {"utm_source": "baidu"}}),
+              event("e2", "page_view", anonymous_id="d2", user_id="u1"),
+              event("e3", "page_view", anonymous_id="d1", user_id="u1"),
+              order("e4", "o1", anonymous_id="d2", user_id="u1")]
+    other = [event("x1", "enter", anonymous_id="dx", context={"query": {"utm_source": "google"}})]
+    out = p.process([record(0, before + other), command_record(1, command(subjects=["anon:d2"])),
+                     record(2, [order("e5", "o2", anonymous_id="d1")])])
+    engine = p.engines["shop"]
+    [action] = out.privacy
+    assert (action.partition, action.offset, len(action.forgotten)) == (0, 1, 1)
+    # d1 bought again after the command: a new person with no touch (the deleted visit from baidu is gone).
+    assert engine.graph.members(engine.graph.key_of("anon:d1") or "") == ["anon:d1"]
+    assert engine.graph.key_of("uid:u1") is None and engine.graph.key_of("anon:d2") is None
+    assert engine.graph.key_of("anon:dx") is not None  # the other person is untouched
+    credits = [r for r in out.credits if "order:o2" in r]
+    assert credits and all("baidu" not in r for r in credits)
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["e1", "e2", "e3", "e4", "x1", "e5"]
+
+
+def test_suppression_and_unsuppress_leave_the_engine_alone() -> None:
+    p = processor()
+    out = p.process([record(0, [event("e1", anonymous_id="d1", user_id="u1")]),
+                     command_record(1, command("suppress")), command_record(2, command("unsuppress", rid="pr_2"))])
+    assert [a.forgotten for a in out.privacy] == [(), ()]
+    assert p.engines["shop"].graph.key_of("uid:u1") is not None
+
+
+def test_ids_hash_the_same_on_every_platform() -> None:
+    assert normalise_typed_id("openid@douyin:o1") == "openid:o1" == normalise_typed_id("openid:o1")
+    assert normalise_typed_id("uid:openid@x:1") == "uid:openid@x:1"
+    assert id_hash(b"k" * 16, "unionid@baidu:n") == id_hash(b"k" * 16, "unionid:n") != id_hash(b"j" * 16, "unionid:n")
+
+
+def test_retention_days_come_from_the_apps_file_and_ride_on_each_row() -> None:
+    doc = {"apps": [{"app_id": "shop", "retention": {"events_days": 30, "bad_events_days": 7}}, {"app_id": "blog"}]}
+    retention = parse_retention(orjson.dumps(doc), "apps.json")
+    assert retention == Retention({"events": {"shop": 30}, "bad_events": {"shop": 7}})
+    rows = [("shop", "a"), ("blog", "b")]
+    assert with_retention(retention, "events", ("app_id", "event_id"), rows) == (
+        ("app_id", "event_id", "retention_days"), [("shop", "a", 30), ("blog", "b", 0)])
+    assert with_retention(retention, "touchpoints", ("app_id",), [("shop",)]) == (("app_id",), [("shop",)])
+    assert "app_id" in EVENT_COLUMNS and "app_id" in BAD_EVENT_COLUMNS
+    with pytest.raises(RetentionError, match=r"apps\[0\].retention.events_days"):
+        parse_retention(orjson.dumps({"apps": [{"app_id": "shop", "retention": {"events_days": -1}}]}), "f")
