@@ -16,10 +16,12 @@ from fastapi import FastAPI, Request
 
 from collector.apps import KeyRingSource
 from collector.cost_routes import router as cost_router
-from collector.errors import CollectorError, InvalidCosts, OriginNotAllowed, Unavailable
+from collector.errors import CollectorError, InvalidCosts, InvalidRequest, OriginNotAllowed, Unavailable
 from collector.metrics import CollectorMetrics
 from collector.money import FxRates
 from collector.pii import PiiHasher
+from collector.privacy_feed import PrivacyFeed, now_iso
+from collector.privacy_routes import router as privacy_router
 from collector.responses import JsonResponse
 from collector.routes import router
 from collector.settings import CollectorSettings
@@ -40,7 +42,10 @@ def create_app(
     keys: KeyRingSource | None = None,
     metrics: CollectorMetrics | None = None,
     create_topics: bool = True,
+    privacy: bool = False,
 ) -> FastAPI:
+    """`privacy`: read the privacy topic (suppressions, request states) and dispatch requests; without it the
+    privacy API answers 503 and no event is suppressed (unit tests without a broker)."""
     state = CollectorState(
         settings=settings,
         sink=sink,
@@ -51,16 +56,26 @@ def create_app(
         fx=FxRates.load(settings.collector_fx_rates_file) if settings.collector_fx_rates_file else FxRates.identity(),
     )
 
+    if privacy:
+        state.privacy = PrivacyFeed(
+            settings.kafka_bootstrap_servers, settings.kafka_privacy_topic, settings.kafka_events_topic,
+            state.metrics.registry, state.publish, now_iso(clock), settings.kafka_replication_factor,
+        )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if create_topics:
             await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_specs())
         await sink.start()
+        if state.privacy is not None:  # before any event is admitted: a restarted replica knows every suppression
+            await state.privacy.start()
         log.info("collector ready", extra={"kafka": settings.kafka_bootstrap_servers})
         try:
             yield
         finally:
             await state.admission.drain(settings.collector_shutdown_grace_s)
+            if state.privacy is not None:
+                await state.privacy.stop()
             await sink.stop()
 
     app = FastAPI(
@@ -73,6 +88,7 @@ def create_app(
     app.include_router(router)
     app.include_router(webhook_router)
     app.include_router(cost_router)
+    app.include_router(privacy_router)
 
     @app.exception_handler(CollectorError)
     async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:
@@ -86,7 +102,7 @@ def create_app(
         if origin and allowed and not isinstance(exc, OriginNotAllowed):
             headers |= {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
         body: dict[str, object] = {"error": exc.code, "message": exc.message}
-        if isinstance(exc, InvalidCosts):
+        if isinstance(exc, InvalidCosts | InvalidRequest):
             body["problems"] = exc.problems
         return JsonResponse(body, exc.status, headers=headers or None)
 

@@ -23,6 +23,7 @@ import orjson
 
 from collector.auth import App, Integration, KeyRing
 from collector.webhooks.macros import PLATFORMS
+from schemas.postback_config import PostbackConfigError, parse_postback
 
 log = logging.getLogger(__name__)
 APP_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -145,6 +146,11 @@ def _integration(item: Any, app_id: str, where: str) -> Integration:
     if integration.require_signature and not integration.signing_secrets:
         msg = f"{where}: require_signature needs signing_secrets"
         raise AppConfigError(msg)
+    if "postback" in item:  # sent by `touchstream postbacks`; checked here too, so a bad file fails at start
+        try:
+            parse_postback(item["postback"], integration.integration_id, app_id, integration.platform, where)
+        except PostbackConfigError as exc:
+            raise AppConfigError(str(exc)) from None
     return integration
 
 

@@ -11,7 +11,9 @@
     ├── NotFound               404  unknown webhook integration or wrong token (nothing recorded)
     ├── PayloadTooLarge        413  body, decompressed body or event count over a limit
     ├── UnsupportedEncoding    415  Content-Encoding other than identity or gzip
+    ├── Conflict               409  the request is not in a state that allows this (a privacy request no longer pending)
     ├── InvalidCosts           422  a cost upload with problems (each named by row and field); nothing stored
+    ├── InvalidRequest         422  a privacy request with problems (each named by field)
     ├── RateLimited            429  retriable, with Retry-After
     └── Unavailable            503  retriable, with Retry-After: Kafka did not acknowledge in time, refused the
         │                           records, or the producer is being replaced (collector/kafka_faults.py)
@@ -90,6 +92,18 @@ class UnsupportedEncoding(CollectorError):
 
 class InvalidCosts(CollectorError):
     status, code = 422, "invalid_costs"
+
+    def __init__(self, message: str, problems: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class Conflict(CollectorError):
+    status, code = 409, "conflict"
+
+
+class InvalidRequest(CollectorError):
+    status, code = 422, "invalid_request"
 
     def __init__(self, message: str, problems: list[dict[str, object]]) -> None:
         super().__init__(message)

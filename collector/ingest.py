@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from collector.body import BodyLimits, shape_problem
 from collector.pii import PiiHasher
+from collector.revenue import MoneyRules, convert_money
 from schemas.batch import parse_sent_at, strip_server_fields
-from schemas.enrich import enrich
+from schemas.enrich import DEFAULT_CLOCK_SKEW_THRESHOLD, enrich, keep_device_order
 from schemas.events import EVENT_ADAPTER
 from schemas.problems import explain
 
@@ -40,7 +41,8 @@ class Rejection:
     payload: str  # the raw event, PII hashed, truncated to MAX_DEADLETTER_PAYLOAD characters
 
 
-REJECTION_CODES = ("not_an_object", "too_large", "too_deep_or_long", "invalid")
+REJECTION_CODES = ("not_an_object", "too_large", "too_deep_or_long", "invalid", "no_exchange_rate")
+_NO_CONVERSION = MoneyRules()  # CNY, no rates: an amount in another currency is rejected, never summed as CNY
 
 
 @dataclass(slots=True)
@@ -55,7 +57,8 @@ def ingest(
     ctx: RequestContext,
     limits: BodyLimits,
     hasher: PiiHasher,
-    max_future_skew: timedelta = timedelta(0),
+    max_future_skew: timedelta = DEFAULT_CLOCK_SKEW_THRESHOLD,
+    money: MoneyRules = _NO_CONVERSION,
 ) -> IngestResult:
     result = IngestResult()
     sent_at, sent_at_problem = _sent_at(sent_at_raw)
@@ -80,8 +83,14 @@ def ingest(
             user_agent=ctx.user_agent,
             max_future_skew=max_future_skew,
         )
+        money_problem = convert_money(enriched, money)
+        if money_problem is not None:
+            code, reason = money_problem
+            result.rejected.append(Rejection(index, code, reason, _dead_letter_payload(raw, hasher)))
+            continue
         _hash_pii(enriched, hasher)
         result.accepted.append(enriched)
+    keep_device_order(result.accepted)
     return result
 
 

@@ -36,7 +36,7 @@ def run() -> int:
         return 2
     metrics = CollectorMetrics()
     sink = KafkaSink(settings.kafka_bootstrap_servers, metrics, deadline_s=settings.collector_send_deadline_s)
-    app = create_app(settings, sink, keys=keys, metrics=metrics, create_topics=False)
+    app = create_app(settings, sink, keys=keys, metrics=metrics, create_topics=False, privacy=True)
     log.info("collector listening on http://%s:%d", settings.collector_host, settings.collector_port)
     uvicorn.run(
         app,

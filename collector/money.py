@@ -1,4 +1,4 @@
-"""Money values shared by spend ingestion: currency codes, exact decimal arithmetic, exchange rates by date.
+"""Money values shared by spend and revenue ingestion: currency codes, exact decimal arithmetic, exchange rates by date.
 
 `FxRates` holds units of the base currency per 1 unit of each currency, each rate valid from its date until
 the next entry; conversions are computed exactly and rounded half-even to 4 places only at the end.
@@ -108,13 +108,19 @@ class FxRates:
             return Decimal(1)
         return _RATE.divide(self._to_base(currency, on), self._to_base(to, on))
 
-    def convert(self, amount: Decimal, currency: str, to: str, on: datetime.date) -> tuple[Decimal, Decimal]:
-        """(amount in `to` rounded half-even to 4 places, the rate used); raises UnknownCurrency."""
+    def convert(
+        self, amount: Decimal, currency: str, to: str, on: datetime.date, *, places: int = SPEND_PLACES
+    ) -> tuple[Decimal, Decimal]:
+        """(amount in `to` rounded half-even to `places` (spend: 4), the rate used); raises UnknownCurrency.
+
+        Rounded once, from the exact product: revenue is converted straight to cents, never through 4 places.
+        """
+        unit = Decimal(1).scaleb(-places)
         if currency == to:
-            return amount.quantize(Q4, context=WIDE), Decimal(1)
+            return amount.quantize(unit, context=WIDE), Decimal(1)
         r_from, r_to = self._to_base(currency, on), self._to_base(to, on)
         exact = WIDE.divide(WIDE.multiply(amount, r_from), r_to)
-        return exact.quantize(Q4, context=WIDE), _RATE.divide(r_from, r_to)
+        return exact.quantize(unit, context=WIDE), _RATE.divide(r_from, r_to)
 
     def _to_base(self, currency: str, on: datetime.date) -> Decimal:
         if currency == self._base:

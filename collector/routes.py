@@ -17,7 +17,9 @@ from collector.deps import StateDep, read_bounded
 from collector.errors import CollectorError, OriginNotAllowed
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
+from collector.privacy import split_suppressed
 from collector.responses import JsonResponse
+from collector.revenue import MoneyRules
 from collector.routing import route_events, route_rejections
 from collector.state import CollectorState
 
@@ -80,9 +82,11 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
             ip=client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies),
             user_agent=request.headers.get("user-agent", "")[:512],
         )
-        result = ingest(raw_events, sent_at, ctx, limits, state.hasher)
+        money = MoneyRules(app.reporting_currency, state.fx)
+        result = ingest(raw_events, sent_at, ctx, limits, state.hasher, state.settings.clock_skew_threshold(), money)
         settings = state.settings
-        records = route_events(result.accepted, settings.kafka_events_topic)
+        kept = _unsuppressed(state, app.app_id, result.accepted)
+        records = route_events(kept, settings.kafka_events_topic)
         records += route_rejections(result.rejected, ctx, settings.kafka_deadletter_topic)
         if records:
             await state.publish(records)
@@ -95,6 +99,16 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],
     }
     return JsonResponse(payload, headers=_cors_headers(origin, app))
+
+
+def _unsuppressed(state: CollectorState, app_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events of suppressed ids are accepted (200) and dropped, counted by app (docs/privacy.md)."""
+    if state.privacy is None:
+        return events
+    kept, dropped = split_suppressed(events, state.privacy.view.suppressed(app_id), state.id_secret)
+    if dropped:
+        state.privacy.suppressed_events.labels(app_id).inc(dropped)
+    return kept
 
 
 def _cors_headers(origin: str | None, app: App) -> dict[str, str] | None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
 from collector.body import BodyLimits
 from runtime.config import ServiceSettings
+from schemas.enrich import DEFAULT_CLOCK_SKEW_THRESHOLD
 
 DEV_PII_SECRET = "development-only-pii-secret"
 
@@ -31,8 +33,17 @@ class CollectorSettings(ServiceSettings):
     collector_max_string_chars: int = Field(default=8_192, ge=64)
     # Exchange rates for spend uploads (collector/costs.py FxRates JSON); without it only the reporting currency.
     collector_fx_rates_file: Path | None = None
+    # Privacy requests (docs/privacy.md): the compacted topic every replica reads, and how long a request stays
+    # pending (cancellable) before it is dispatched to the processor.
+    kafka_privacy_topic: str = Field(default="touchstream.privacy", min_length=1, max_length=200)
+    collector_privacy_grace_s: float = Field(default=30.0, ge=0, le=86_400)
     # X-Forwarded-For is honoured only when the direct peer is one of these (IPs or CIDRs, comma-separated).
     collector_trusted_proxies: str = ""
+    # A device offset (sent_at − received_at) up to this is taken as transit time and left uncorrected
+    # (schemas/enrich.py): mobile transit and jitter stay under it, real clock errors are minutes to years.
+    collector_clock_skew_threshold_s: float = Field(
+        default=DEFAULT_CLOCK_SKEW_THRESHOLD.total_seconds(), ge=0, le=86_400, allow_inf_nan=False
+    )
 
     @model_validator(mode="after")
     def _guard(self) -> CollectorSettings:
@@ -58,6 +69,12 @@ class CollectorSettings(ServiceSettings):
             max_depth=self.collector_max_depth,
             max_string_chars=self.collector_max_string_chars,
         )
+
+    def privacy_grace(self) -> timedelta:
+        return timedelta(seconds=self.collector_privacy_grace_s)
+
+    def clock_skew_threshold(self) -> timedelta:
+        return timedelta(seconds=self.collector_clock_skew_threshold_s)
 
     def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         items = [p.strip() for p in self.collector_trusted_proxies.split(",") if p.strip()]

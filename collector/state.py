@@ -21,6 +21,7 @@ from collector.metrics import CollectorMetrics
 from collector.money import FxRates
 from collector.network import Network
 from collector.pii import PiiHasher
+from collector.privacy_feed import PrivacyFeed
 from collector.ratelimit import RateLimiter
 from collector.routing import OutRecord
 from collector.settings import CollectorSettings
@@ -42,11 +43,13 @@ class CollectorState:
     replays: ReplayGuard = field(default_factory=ReplayGuard)
     monotonic: Callable[[], float] = time.monotonic  # rate limits, readiness, 503 logs; injectable like the clock
     health: PublishHealth = field(default_factory=PublishHealth)
+    privacy: PrivacyFeed | None = None  # the privacy topic's view (collector/privacy_feed.py); None: not read
     admission: Admission = field(init=False)
     unavailable_log: UnavailableLog = field(init=False)
     # Derived from the (frozen) settings once here, not on every request.
     limits: BodyLimits = field(init=False)
     trusted_proxies: tuple[Network, ...] = field(init=False)
+    id_secret: bytes = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.collector_max_in_flight, self.metrics)
@@ -54,6 +57,8 @@ class CollectorState:
         self.unavailable_log = UnavailableLog(self.metrics, lambda: self.monotonic())
         self.limits = self.settings.body_limits()
         self.trusted_proxies = tuple(self.settings.trusted_proxy_networks())
+        # The key of suppressed-id hashes: the PII secret, shared with the processor like the phone hash's.
+        self.id_secret = self.settings.pii_hash_secret.get_secret_value().encode()
 
     async def publish(self, records: Sequence[OutRecord]) -> None:
         """The way a route hands records to the sink: its outcome is what readiness reports."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
+
+from schemas.scenes import SceneError, check_scene
 
 PLATFORMS: tuple[str, ...] = ("wechat", "alipay", "douyin", "baidu", "web")
 Platform = Literal["wechat", "alipay", "douyin", "baidu", "web"]
@@ -18,8 +21,13 @@ Platform = Literal["wechat", "alipay", "douyin", "baidu", "web"]
 MAX_QUERY_KEYS = 64
 MAX_QUERY_KEY_CHARS = 64
 MAX_QUERY_VALUE_CHARS = 1024
+MAX_DEVICE_SEQ = 2**53 - 1  # the largest integer every JSON parser reads exactly
 
 _CONFIG = ConfigDict(extra="forbid", serialize_by_alias=True, validate_by_alias=True, validate_by_name=False)
+
+# The JSON Schema says what a client may send; which of these a platform accepts is the validator's rule.
+_SCENE_SCHEMA = {"anyOf": [{"type": "integer", "minimum": 1000, "maximum": 9999},
+                           {"type": "string", "pattern": "^([0-9]{4}|[0-9]{6}|[0-9]{8}|NA|WEB)$"}]}
 
 QueryKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_KEY_CHARS)]
 QueryValue = Annotated[str, StringConstraints(max_length=MAX_QUERY_VALUE_CHARS)]
@@ -95,11 +103,28 @@ class Context(BaseModel):
     )
     app_version: Short | None = Field(default=None, description="Version of the mini-program; ≤ 64 chars.")
     sdk: Sdk | None = Field(default=None, description="The SDK that sent the event.")
-    scene: Annotated[int, Field(ge=1000, le=9999)] | None = Field(
+    scene: Annotated[str, WithJsonSchema(_SCENE_SCHEMA)] | None = Field(
         default=None,
-        description="WeChat scene value (场景值) of the launch, e.g. 1007 share card, 1047 mini-program "
-        "code; integer 1000..9999.",
+        description="Scene value (场景值) of the launch, checked by the rule of `platform` and stored as text: "
+        "wechat an integer 1000..9999 or the same number as a 4-digit string (1007 share card); alipay a "
+        "4-digit string ('1000', '0000'); douyin a 6-digit string with its leading zero ('021001'); baidu an "
+        "8-digit string ('10810008'), 'NA' or 'WEB'; web none.",
     )
+
+    @field_validator("scene", mode="before")
+    @classmethod
+    def _scene_of_platform(cls, value: object, info: ValidationInfo) -> object:
+        # `platform` is declared first, so it is validated by now; when it failed, its own error says why.
+        platform = info.data.get("platform")
+        if value is None or not isinstance(platform, str):
+            return value
+        try:
+            return check_scene(platform, value)
+        except SceneError as exc:
+            # A custom error type: the message is the platform's rule, without pydantic's "Value error, " prefix.
+            code = "scene_invalid"
+            raise PydanticCustomError(code, str(exc)) from None
+
     path: Annotated[str, StringConstraints(max_length=512)] | None = Field(
         default=None, description="Page path, e.g. `pages/goods/detail`; at most 512 characters."
     )
@@ -116,4 +141,10 @@ class Context(BaseModel):
     network: Annotated[str, StringConstraints(max_length=16)] | None = Field(
         default=None,
         description="Network type as reported: wifi, 4g, 5g, 3g, 2g, none, unknown, ...; ≤ 16 characters.",
+    )
+    device_seq: Annotated[int, Field(strict=True, ge=0, le=MAX_DEVICE_SEQ)] | None = Field(
+        default=None,
+        description="The SDK's persisted per-device sequence number of this event (increasing by event, kept "
+        "across launches), so one device's events can be ordered without trusting its clock: the collector "
+        "keeps a device's event times non-decreasing in this order. Integer 0..2^53-1 (exact in JSON numbers).",
     )

@@ -13,7 +13,6 @@ one small after-validator.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, get_args
 
 import orjson
@@ -32,6 +31,17 @@ from pydantic_core import PydanticCustomError
 
 from schemas.context import Context
 
+# The money types were defined here before schemas/money.py: importers keep this path (explicit re-exports).
+from schemas.money import CURRENCY_PATTERN as CURRENCY_PATTERN
+from schemas.money import MAX_PROPERTIES as MAX_PROPERTIES
+from schemas.money import MAX_REVENUE as MAX_REVENUE
+from schemas.money import Currency as Currency
+from schemas.money import PositiveMoney as PositiveMoney
+from schemas.money import PurchaseProperties as PurchaseProperties
+from schemas.money import RefundProperties as RefundProperties
+from schemas.money import Revenue as Revenue
+from schemas.money import format_decimal as format_decimal
+
 TOUCH_TYPES: Final = ("exposure", "click", "enter")
 """The lifecycle nodes before a conversion: what a journey's touchpoints are made of."""
 
@@ -41,7 +51,6 @@ CONVERSION_TYPES: Final = ("register", "activate", "convert", "repurchase")
 LIFECYCLE_TYPES: Final = TOUCH_TYPES + CONVERSION_TYPES
 """The lifecycle nodes an SDK sends, in funnel order (retention is derived downstream and never sent)."""
 
-MAX_PROPERTIES = 100
 MIN_YEAR = 2000
 MAX_YEAR = 2100
 
@@ -114,7 +123,6 @@ Models using it must set `val_temporal_unit="milliseconds"` so every number is r
 
 EVENT_ID_PATTERN = r"^[!-~]+$"
 PHONE_PATTERN = r"^\+?[0-9]+$"
-CURRENCY_PATTERN = r"^[A-Z]{3}$"
 CUSTOM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]*$"
 
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=EVENT_ID_PATTERN)]
@@ -122,38 +130,8 @@ AnonymousId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Properties = Annotated[dict[str, Any], Field(max_length=MAX_PROPERTIES)]
 Phone = Annotated[str, StringConstraints(min_length=6, max_length=20, pattern=PHONE_PATTERN)]
-Currency = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN)]
 CustomName = Annotated[str, StringConstraints(max_length=64, pattern=CUSTOM_NAME_PATTERN)]
 
-
-def format_decimal(value: Decimal) -> str:
-    """Plain notation, never an exponent: Decimal("1E+2") → "100", Decimal("19.90") → "19.90"."""
-    if value.is_signed() and value.is_zero():
-        value = value.copy_abs()  # "-0" (accepted by ge=0) is written "0"
-    return format(value, "f")
-
-
-# The money columns are Decimal(18, 4): 14 digits before the point. A larger amount would pass here and fail
-# the whole insert later, so it is refused here, per event, with the reason.
-MAX_REVENUE = Decimal("99999999999999.99")
-
-_REVENUE_JSON_SCHEMA: dict[str, Any] = {
-    "anyOf": [
-        {"type": "number", "minimum": 0, "maximum": float(MAX_REVENUE)},
-        {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,2})?$"},
-    ],
-}
-
-Revenue = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=16, decimal_places=2),  # so at most 14 digits before the point
-    PlainSerializer(format_decimal, return_type=str, when_used="json"),
-    WithJsonSchema(_REVENUE_JSON_SCHEMA, mode="validation"),
-]
-"""Money: ≥ 0, at most 2 decimal places, at most 14 digits before the point (fits ClickHouse Decimal(18, 4)).
-
-A JSON number is converted through its shortest text form, so 19.9 becomes Decimal("19.9"), never the binary
-expansion 19.899999999999998578914528479799628257751464843750."""
 
 _EVENT_CONFIG = ConfigDict(
     extra="forbid",
@@ -162,42 +140,6 @@ _EVENT_CONFIG = ConfigDict(
     validate_by_alias=True,
     validate_by_name=False,
 )
-
-# ----------------------------------------------------------------------------------------------------------
-# Properties of purchases
-# ----------------------------------------------------------------------------------------------------------
-
-
-class PurchaseProperties(BaseModel):
-    """`properties` of `convert` and `repurchase`: three typed fields, any other keys kept as sent."""
-
-    model_config = ConfigDict(extra="allow", val_temporal_unit="milliseconds")
-
-    order_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(
-        description="The business order id; 1..128 characters. Required. Together with the app it identifies "
-        "the purchase (a re-sent order is the same purchase)."
-    )
-    revenue: Revenue = Field(
-        description="Order amount in `currency`: a number or a decimal string, ≥ 0, at most 2 decimal "
-        "places, at most 99999999999999.99 (14 digits before the point). Required (send 0 for a free "
-        "order). Kept as an exact decimal and serialised as a string."
-    )
-    currency: Currency = Field(
-        default="CNY", description="ISO-4217 code, three upper-case letters, e.g. CNY, USD. Default CNY."
-    )
-
-    @model_validator(mode="after")
-    def _bounded(self) -> PurchaseProperties:
-        extra = self.__pydantic_extra__
-        if extra is not None and len(extra) + 3 > MAX_PROPERTIES:
-            error = PydanticCustomError(
-                "too_many_properties",
-                "properties must have at most {limit} keys (order_id, revenue and currency included), got {got}",
-                {"limit": MAX_PROPERTIES, "got": len(extra) + 3},
-            )
-            raise error
-        return self
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Events
@@ -287,6 +229,20 @@ class RepurchaseEvent(_PurchaseEvent):
     type: Literal["repurchase"] = Field(description="`repurchase`")
 
 
+class RefundEvent(BaseEvent):
+    """退款: an order was refunded, in full or in part (several refunds of one order add up).
+
+    Sent through `/v1/batch` like every event, by the SDK or by the shop's server with its write key (the ids
+    are those of the buyer, `anonymous_id` required as on every event; the order is found by `order_id`).
+    """
+
+    type: Literal["refund"] = Field(description="`refund`")
+    properties: RefundProperties = Field(
+        description="Refund properties: order_id, amount, currency (typed), reason (optional), plus any other "
+        f"keys; at most {MAX_PROPERTIES} keys in all."
+    )
+
+
 class PageViewEvent(_FreePropertiesEvent):
     """A page was shown (`context.path` is the page)."""
 
@@ -363,6 +319,7 @@ Event = Annotated[
     | ActivateEvent
     | ConvertEvent
     | RepurchaseEvent
+    | RefundEvent
     | PageViewEvent
     | ShareEvent
     | IdentifyEvent
@@ -381,6 +338,12 @@ EVENT_TYPES: Final = tuple(EVENT_MODELS)
 
 PURCHASE_TYPES: Final = tuple(t for t, model in EVENT_MODELS.items() if issubclass(model, _PurchaseEvent))
 """Types whose `properties` are a `PurchaseProperties` (order_id, revenue, currency)."""
+
+REFUND_TYPES: Final = tuple(t for t, model in EVENT_MODELS.items() if model is RefundEvent)
+"""Types whose `properties` are a `RefundProperties` (order_id, amount, currency, reason): `("refund",)`."""
+
+MONEY_TYPES: Final = PURCHASE_TYPES + REFUND_TYPES
+"""Types that carry an amount of money the collector converts to the app's reporting currency."""
 
 EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)
 """Validates one raw event: `EVENT_ADAPTER.validate_python(raw_dict)` (or `.validate_json(bytes)`)."""

@@ -6,7 +6,9 @@ records". Pure: no I/O, no Kafka client.
 
 Events topic: key `app_id`, header `format: events-json-array/1`, value a JSON array of event records (SDK
 events after `enrich`, ad touches, spend rows) in the order they were sent. Dead-letter topic: key `app_id`,
-header `format: deadletter-json/1`, value a JSON array of `DeadLetter`s. Either is split into records of at most
+header `format: deadletter-json/1`, value a JSON array of `DeadLetter`s. A privacy request travels on the events
+topic as its own record (header `format: privacy-command/1`, key `app_id`, value one `PrivacyCommand`), so it is
+processed in order with the app's events (stream/privacy.py, docs/privacy.md). Either is split into records of at most
 `MAX_RECORD_BYTES` of value (only a single item larger than that makes a larger record).
 
 The decoder checks the format header, parses the JSON and checks the outer shape, and nothing per event: the
@@ -29,6 +31,8 @@ EVENTS_FORMAT: Final = b"events-json-array/1"
 DEADLETTER_FORMAT: Final = b"deadletter-json/1"
 EVENTS_HEADERS: Final[Headers] = ((FORMAT_HEADER, EVENTS_FORMAT),)
 DEADLETTER_HEADERS: Final[Headers] = ((FORMAT_HEADER, DEADLETTER_FORMAT),)
+PRIVACY_FORMAT: Final = b"privacy-command/1"
+PRIVACY_HEADERS: Final[Headers] = ((FORMAT_HEADER, PRIVACY_FORMAT),)
 
 # The producer's max_request_size, and the broker's default message.max.bytes (1 MiB + 12).
 MAX_KAFKA_REQUEST_BYTES: Final = 1_048_576
@@ -100,6 +104,7 @@ class AdTouchEvent(_Envelope):
     creative: str
     ip: str
     user_agent: str
+    openid: NotRequired[str]  # the clicking person's openid, when the platform passes it ("" when not)
     # integration_id, account_id, adgroup_id, ad_id, callback, device_ids, then the platform's own extra keys
     properties: dict[str, Any]
 
@@ -145,6 +150,23 @@ class DeadLetter(TypedDict):
     user_agent: NotRequired[str]
 
 
+PrivacyType = Literal["delete", "suppress", "suppress_and_delete", "unsuppress"]
+PRIVACY_TYPES: Final[tuple[PrivacyType, ...]] = get_args(PrivacyType)
+
+
+class PrivacyCommand(TypedDict):
+    """A privacy request handed to the processor (collector/privacy_feed.py dispatches it).
+
+    `subjects` are typed ids as the identity graph writes them (`uid:…`, `anon:…`, `openid:…`, `unionid:…`,
+    `phone:<hmac>`): a phone number never travels unhashed. `submitted_at` is ISO-8601 UTC."""
+
+    request_id: str
+    app_id: str
+    type: PrivacyType
+    subjects: list[str]
+    submitted_at: str
+
+
 # -- the encoder ---------------------------------------------------------------------------------------------
 
 
@@ -179,6 +201,11 @@ def encode_dead_letters(
     """Dead-letter records of one request's rejections, keyed by its app."""
     encoded = [orjson.dumps(item) for item in items]
     return _pack(topic, app_id.encode(), encoded, DEADLETTER_HEADERS, max_record_bytes)
+
+
+def encode_privacy_command(command: PrivacyCommand, topic: str) -> OutRecord:
+    """One record on the events topic, keyed by the app like its events, so it lands in their order."""
+    return OutRecord(topic, command["app_id"].encode(), orjson.dumps(command), PRIVACY_HEADERS, 0)
 
 
 def _pack(topic: str, key: bytes, encoded: list[bytes], headers: Headers, max_record_bytes: int) -> list[OutRecord]:
@@ -221,6 +248,21 @@ def decode_dead_letters(value: bytes, headers: Sequence[tuple[str, bytes]]) -> l
     _check_format(headers, DEADLETTER_FORMAT)
     items = orjson.loads(value)
     return cast("list[DeadLetter]", items if isinstance(items, list) else [items])
+
+
+def decode_privacy_command(value: bytes) -> PrivacyCommand:
+    """The command of a record whose format header is `PRIVACY_FORMAT`; raises `RecordFormatError` if malformed."""
+    item = orjson.loads(value)
+    if (
+        not isinstance(item, dict) or item.get("type") not in PRIVACY_TYPES
+        or not isinstance(item.get("subjects"), list)
+    ):
+        msg = "a privacy command must be an object with a known type and a list of subjects"
+        raise RecordFormatError(msg)
+    if not all(isinstance(item.get(k), str) for k in ("request_id", "app_id", "submitted_at")):
+        msg = "a privacy command needs request_id, app_id and submitted_at strings"
+        raise RecordFormatError(msg)
+    return cast("PrivacyCommand", item)
 
 
 def record_format(headers: Sequence[tuple[str, bytes]]) -> bytes | None:

@@ -43,8 +43,10 @@ from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
 from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.metrics import StreamMetrics
+from stream.postbacks.restore import restore_partition
+from stream.privacy_exec import write_output
 from stream.processor import EngineFactory, Output, PartitionProcessor, SourceRecord
-from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids
+from stream.refund_store import stored_lookups
 from stream.settings import StreamSettings
 from stream.topology import grown_problem
 from stream.writer import ClickHouseWriter
@@ -264,18 +266,13 @@ class StreamRunner:
         decoded = s.processor.decode(s.records)
         stored: frozenset[tuple[str, str]] = frozenset()
         if s.tp.topic == self.settings.kafka_events_topic:
-            unknown = s.processor.unknown_conversions(decoded)
-            stored = await stored_event_ids(self.writer, s.tp.partition, s.range.first, unknown)
+            stored = await stored_lookups(self.writer, s.processor, s.tp.partition, s.range.first, decoded)
         return s.processor.process_decoded(decoded, stored)
 
     async def _write(self, out: Output, rng: Range) -> int:
-        """Insert one partition's rows into every table; returns the number of events written."""
-        for table, columns, rows in out.tables():
-            await self.writer.insert(table, columns, rows, rng.token(table))
-        self.metrics.credits_written.inc(len(out.credits))
-        self.metrics.events_written.inc(len(out.events))
-        self.metrics.duplicates_dropped.inc(out.duplicates)
-        self.metrics.bad_events_written.inc(len(out.bad_events))
+        """Insert one partition's rows into every table, then run its privacy requests; returns events written."""
+        await write_output(self.writer, out, rng)
+        self.metrics.written(out)
         return len(out.events)
 
     async def _recover(self, exc: StreamError) -> None:
@@ -370,10 +367,9 @@ class StreamRunner:
                 timedelta(seconds=s.stream_dedup_window_s), s.stream_dedup_max_ids, self._engine_factory,
             )
             if tp.topic == s.kafka_events_topic and offset:
-                await restore_seen_ids(
+                await restore_partition(
                     self.writer, processor, tp.partition, offset, s.stream_dedup_window_s, s.stream_dedup_max_ids
                 )
-                await restore_engines(self.writer, tp.partition, offset, processor.engine)
             self._processors[tp] = processor
             end = pending_end(meta.metadata if meta is not None else None)
             if end is not None:

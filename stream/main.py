@@ -21,12 +21,16 @@ from stream.errors import PartitionsChanged, StoreFatal
 from stream.journeys.config import ConfigError, load_config
 from stream.journeys.engine import AppEngine
 from stream.metrics import StreamMetrics
+from stream.postbacks.hook import JourneyFactory
+from stream.postbacks.load import load_postbacks
+from stream.privacy_exec import PrivacyWriter
+from stream.privacy_publisher import KafkaPublisher
+from stream.privacy_retention import RetentionError, load_retention
 from stream.query_server import create_query_app
 from stream.reports.keys import AnalystKeyError, FileAnalystKeys
 from stream.settings import StreamSettings
 from stream.store import connect, migrate, write_channel_catalog
 from stream.topology import pin_partitions, topic_partitions
-from stream.writer import ClickHouseWriter
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ def run() -> int:
     logs.configure(settings.log_level, settings.log_json)
     try:
         return asyncio.run(_main(settings))
-    except (StartupError, ConfigError, TaxonomyError, AnalystKeyError) as exc:
+    except (StartupError, ConfigError, TaxonomyError, AnalystKeyError, RetentionError) as exc:
         sys.stderr.write(f"stream: {exc}\n")
         return 2
     except PartitionsChanged as exc:
@@ -68,15 +72,19 @@ async def _main(settings: StreamSettings) -> int:
     partitions = await topic_partitions(settings.kafka_bootstrap_servers, events_topic)
     pin_partitions(client, events_topic, partitions)
     query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
-    writer = ClickHouseWriter(client)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    writer = PrivacyWriter(
+        client, publisher, settings.kafka_privacy_topic, settings.pii_hash_secret.get_secret_value().encode(),
+        load_retention(settings.stream_apps_file),
+    )
     config = load_config(settings.stream_attribution_config)
     taxonomy = load_taxonomy(settings.stream_taxonomy_file)
     analyst_keys = FileAnalystKeys(settings.stream_apps_file) if settings.stream_apps_file else None
     write_channel_catalog(client, taxonomy)
     metrics = StreamMetrics()
-    runner = StreamRunner(
-        settings, writer, metrics, lambda app_id: AppEngine(app_id, config, taxonomy), partitions=partitions
-    )
+    postbacks = load_postbacks(settings.stream_apps_file)  # decided here, sent by `touchstream postbacks`
+    engines = JourneyFactory(lambda app_id: AppEngine(app_id, config, taxonomy), postbacks)
+    runner = StreamRunner(settings, writer, metrics, engines, partitions=partitions)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -109,4 +117,5 @@ async def _main(settings: StreamSettings) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await server_task
         writer.close()
+        await writer.publisher.stop()
     return 0

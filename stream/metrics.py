@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from stream.processor import Output
 
 
 class StreamMetrics:
@@ -19,6 +24,11 @@ class StreamMetrics:
         self.bad_events_written = Counter(
             "touchstream_stream_bad_events_written", "Dead-letter and poison rows inserted", registry=r
         )
+        self.shared_click_visits = Counter(
+            "touchstream_stream_shared_click_visits",
+            "Visits that carried another person's ad click id (a copied share link): resolved by their other signals",
+            registry=r,
+        )
         self.flush_failures = Counter(
             "touchstream_stream_flush_failures", "Flushes that failed and were replayed", registry=r
         )
@@ -29,3 +39,11 @@ class StreamMetrics:
         self.committed_offset = Gauge(
             "touchstream_stream_committed_offset", "Last committed offset", ["topic", "partition"], registry=r
         )
+
+    def written(self, out: Output) -> None:
+        """Count one partition's flushed rows."""
+        self.credits_written.inc(len(out.credits))
+        self.events_written.inc(len(out.events))
+        self.duplicates_dropped.inc(out.duplicates)
+        self.bad_events_written.inc(len(out.bad_events))
+        self.shared_click_visits.inc(out.shared_clicks)

@@ -16,31 +16,45 @@ from typing import Any, cast
 
 import orjson
 
+from schemas.events import REFUND_TYPES
 from schemas.records import (
+    PRIVACY_FORMAT,
     DeadLetter,
     EventRecord,
     Headers,
+    PrivacyCommand,
     RecordFormatError,
     SpendEvent,
     decode_dead_letters,
     decode_events,
+    decode_privacy_command,
+    record_format,
 )
 from stream.dedup import Key, SeenIds
+from stream.device_order import DeviceOrder
 from stream.journeys.engine import FAMILIES, AppEngine
 from stream.journeys.outputs import EngineOutput
+from stream.journeys.refunds import fill_refund_credits
+from stream.postbacks.hook import after_fold, book_for
+from stream.privacy import PrivacyAction, fold_command
+from stream.refund_rows import rejection_rows
 from stream.rows import (
     AD_SPEND_COLUMNS,
+    ARRIVED_LATE_INDEX,
     BAD_EVENT_COLUMNS,
     CONVERSION_COLUMNS,
     CREDIT_COLUMNS,
+    DUPLICATE_COLUMNS,
     EVENT_COLUMNS,
     EVENT_TIME_INDEX,
     IDENTITY_COLUMNS,
+    POSTBACK_INTENT_COLUMNS,
     RECEIVED_AT_INDEX,
     TOUCHPOINT_COLUMNS,
     ad_spend_row,
     bad_event_row,
     dataclass_rows,
+    duplicate_row,
     event_row,
     parse_time,
 )
@@ -80,17 +94,23 @@ class Output:
     conversions: list[tuple[Any, ...]] = field(default_factory=list)
     credits: list[tuple[Any, ...]] = field(default_factory=list)
     ad_spend: list[tuple[Any, ...]] = field(default_factory=list)
+    duplicate_events: list[tuple[Any, ...]] = field(default_factory=list)  # the copies counted in `duplicates`
+    postback_intents: list[tuple[Any, ...]] = field(default_factory=list)  # the outbox (stream/postbacks)
     duplicates: int = 0
+    shared_clicks: int = 0  # new visits that carried another person's ad click id
+    privacy: list[PrivacyAction] = field(default_factory=list)  # run after the rows (stream/privacy_exec.py)
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
         return [
             ("events", EVENT_COLUMNS, self.events),
+            ("duplicate_events", DUPLICATE_COLUMNS, self.duplicate_events),
             ("bad_events", BAD_EVENT_COLUMNS, self.bad_events),
             ("identities", IDENTITY_COLUMNS, self.identities),
             ("touchpoints", TOUCHPOINT_COLUMNS, self.touchpoints),
             ("conversions", CONVERSION_COLUMNS, self.conversions),
             ("attribution_credits", CREDIT_COLUMNS, self.credits),
             ("ad_spend", AD_SPEND_COLUMNS, self.ad_spend),
+            ("postback_intents", POSTBACK_INTENT_COLUMNS, self.postback_intents),
         ]
 
 
@@ -103,6 +123,7 @@ class Decoded:
     events: list[EventRecord] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     error: Exception | None = None
+    privacy: PrivacyCommand | None = None
 
 
 EngineFactory = Callable[[str], AppEngine]
@@ -122,8 +143,10 @@ class PartitionProcessor:
         self.events_topic = events_topic
         self.deadletter_topic = deadletter_topic
         self.seen = SeenIds(dedup_window, max_ids)
+        self.device_order = DeviceOrder()  # one device's corrected times kept in its device_seq order
         self.engine_factory = engine_factory
         self.engines: dict[str, AppEngine] = {}
+        self.postbacks = book_for(engine_factory)  # None unless an integration of an app sends postbacks
 
     def engine(self, app_id: str) -> AppEngine | None:
         if self.engine_factory is None:
@@ -139,6 +162,8 @@ class PartitionProcessor:
             try:
                 if record.topic == self.deadletter_topic:
                     decoded.append(Decoded(record, dead_letters=decode_dead_letters(record.value, record.headers)))
+                elif record_format(record.headers) == PRIVACY_FORMAT:
+                    decoded.append(Decoded(record, privacy=decode_privacy_command(record.value)))
                 else:
                     decoded.append(Decoded(record, decode_events(record.value, record.headers)))
             except (orjson.JSONDecodeError, RecordFormatError) as exc:
@@ -158,7 +183,7 @@ class PartitionProcessor:
                 continue
             for event in item.events:
                 try:
-                    if event["type"] not in FAMILIES:
+                    if event["type"] not in FAMILIES and event["type"] not in REFUND_TYPES:  # refunds count once too
                         continue
                     key = (event["app_id"], event["event_id"])
                     # Decided by the dedup set alone, never by engine state: a restored engine holds other
@@ -181,6 +206,9 @@ class PartitionProcessor:
                     raise item.error
                 if item.record.topic == self.deadletter_topic:
                     self._dead_letters(item.record, item.dead_letters, out)
+                elif item.privacy is not None:
+                    engine = self.engine(item.privacy["app_id"])
+                    out.privacy.append(fold_command(item.privacy, engine, item.record.partition, item.record.offset))
                 else:
                     self._events(item.record, item.events, out, stored)
             except Exception as exc:  # noqa: BLE001 - a poison record must not stop the partition
@@ -190,8 +218,9 @@ class PartitionProcessor:
     def _events(self, record: SourceRecord, events: list[EventRecord], out: Output, stored: Collection[Key]) -> None:
         partition, offset = record.partition, record.offset
         seen, rows = self.seen, out.events
-        # (index, event, its parsed event_time): the engine reuses the time the events row already parsed.
-        fresh: list[tuple[int, EventRecord, datetime]] = []
+        # (index, event, its parsed event_time, its events row): the engine reuses the time the row parsed, and
+        # marks the row when the event arrived past the allowed lateness.
+        fresh: list[tuple[int, EventRecord, datetime, int]] = []
         batch_keys: set[tuple[str, str]] = set()  # O(1) membership for 2,500-event records
         for index, event in enumerate(events):
             try:
@@ -203,7 +232,9 @@ class PartitionProcessor:
                 key = (event["app_id"], event["event_id"])
                 if key in seen or key in batch_keys or key in stored:
                     out.duplicates += 1
+                    out.duplicate_events.append(duplicate_row(event, partition, offset, index))
                     continue
+                self.device_order.place(cast("dict[str, Any]", event))  # may move event_time: before the row
                 row = event_row(event, partition, offset)
             except Exception as exc:  # noqa: BLE001 - one malformed event must not cost its neighbours
                 out.bad_events.append(_poison_row(record, exc, event=event if isinstance(event, dict) else None))
@@ -211,33 +242,48 @@ class PartitionProcessor:
             rows.append(row)
             seen.add(key, row[RECEIVED_AT_INDEX])
             batch_keys.add(key)
-            fresh.append((index, event, row[EVENT_TIME_INDEX]))
+            fresh.append((index, event, row[EVENT_TIME_INDEX], len(rows) - 1))
         if fresh and self.engine_factory is not None:
             self._attribute(fresh, record, out)
 
-    def _attribute(self, fresh: list[tuple[int, EventRecord, datetime]], record: SourceRecord, out: Output) -> None:
+    def _attribute(
+        self, fresh: list[tuple[int, EventRecord, datetime, int]], record: SourceRecord, out: Output
+    ) -> None:
         """Fold a record's new events into their engines; one output per record, turned into rows at the end."""
         # The engine reads events as plain dicts (stream/journeys): one cast per record, free at run time.
-        folded = cast("list[tuple[int, dict[str, Any], datetime]]", fresh)
+        folded = cast("list[tuple[int, dict[str, Any], datetime, int]]", fresh)
         result = EngineOutput()
-        tables: tuple[list[Any], ...] = (result.identities, result.touchpoints, result.conversions, result.credits)
+        intents: list[Any] = []
+        tables: tuple[list[Any], ...] = (
+            result.identities, result.touchpoints, result.conversions, result.credits, result.rejections, intents,
+        )
         base = record.offset * VERSION_SLOTS
-        for index, event, event_time in folded:
+        for index, event, event_time, row_index in folded:
             engine = self.engine(event["app_id"])
             if engine is None:
                 continue
             marks = [len(t) for t in tables]
             try:
-                engine.fold(event, base + index, result, event_time)
+                if engine.fold(event, base + index, result, event_time):
+                    late_row = out.events[row_index]
+                    out.events[row_index] = (*late_row[:ARRIVED_LATE_INDEX], 1, *late_row[ARRIVED_LATE_INDEX + 1:])
+                if self.postbacks is not None:
+                    intents.extend(after_fold(
+                        self.postbacks, engine, event, event_time, base + index, result, marks[2], marks[3]
+                    ))
             except Exception as exc:  # noqa: BLE001 - one event that breaks attribution must not stop the rest
                 for table, mark in zip(tables, marks, strict=True):
                     del table[mark:]  # nothing of a failed event is written, as if it had its own output
                 out.bad_events.append(_poison_row(record, exc, stage="attribution", event=event))
         p, o = record.partition, record.offset
+        fill_refund_credits(result.conversions, result.credits)
+        out.bad_events.extend(rejection_rows(result.rejections, p, o))
         out.identities.extend(dataclass_rows(result.identities, p, o))
         out.touchpoints.extend(dataclass_rows(result.touchpoints, p, o))
+        out.shared_clicks += sum(1 for t in result.touchpoints if t.shared_click)
         out.conversions.extend(dataclass_rows(result.conversions, p, o))
         out.credits.extend(dataclass_rows(result.credits, p, o))
+        out.postback_intents.extend(dataclass_rows(intents, p, o))
 
     def _dead_letters(self, record: SourceRecord, items: list[DeadLetter], out: Output) -> None:
         for item in items:

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from stream.dashboard.routes import dashboard_routes
 from stream.errors import clickhouse_code
+from stream.postbacks.routes import postback_routes
 from stream.readonly import (
     OPERATOR,
     READ_ONLY_SETTINGS_BASE,
@@ -173,10 +174,11 @@ def create_query_app(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     reports = report_routes(ReportService(client, max_rows, timeout_s), keys, executor, today)
+    postbacks = postback_routes(client, executor, lambda r: scope_for(_bearer(r)) is OPERATOR, registry)
     return Starlette(
         routes=[
             Route("/v1/query", query, methods=["POST"]), Route("/healthz", health), Route("/metrics", metrics),
-            *reports, *dashboard_routes(),
+            *reports, *postbacks, *dashboard_routes(),
         ],
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))],
     )

@@ -13,10 +13,14 @@ from typing import Any
 
 from schemas.events import CONVERSION_TYPES, PURCHASE_TYPES
 from schemas.records import AD_TOUCH_TYPES
+from schemas.scenes import scene_text
+from stream.journeys.clicks import LATE_CLICKS
 from stream.journeys.engine import AppEngine
+from stream.journeys.identity import platform_id_prefix_sql
 from stream.journeys.restore import (
     conversion_from_row,
     restore_ad_click,
+    restore_click_claim,
     restore_closed_conversion,
     restore_conversion,
     restore_first,
@@ -27,6 +31,7 @@ from stream.journeys.restore import (
 )
 from stream.journeys.state import AdClick, Touchpoint
 from stream.processor import PartitionProcessor
+from stream.refund_restore import restore_refunds
 from stream.writer import ClickHouseWriter
 
 _WHERE = "_partition = {p:UInt16} AND _offset < {o:UInt64}"
@@ -40,13 +45,21 @@ _AD_TOUCHES = _sql_list(AD_TOUCH_TYPES)
 _CONVERSION_EVENTS = _sql_list(CONVERSION_TYPES)
 _PURCHASE_EVENTS = _sql_list(PURCHASE_TYPES)
 
-# The id an event belongs to in the engine: its strongest one (stream.journeys.identity.ids_of, strongest first).
+# The id an event belongs to in the engine: its strongest one (stream.journeys.identity.ids_of, strongest first;
+# openids and unionids of platforms other than WeChat carry their platform: platform_id_prefix_sql).
 _HOME_ID = (
-    "multiIf(user_id != '', concat('uid:', user_id), unionid != '', concat('unionid:', unionid), "
-    "openid != '', concat('openid:', openid), phone_hash != '', concat('phone:', phone_hash), "
+    "multiIf(user_id != '', concat('uid:', user_id), "
+    f"unionid != '', concat({platform_id_prefix_sql('unionid')}, unionid), "
+    f"openid != '', concat({platform_id_prefix_sql('openid')}, openid), "
+    "phone_hash != '', concat('phone:', phone_hash), "
     "concat('anon:', anonymous_id))"
 )
 _PERSON_EVENTS = f"{_WHERE} AND type NOT IN {_AD_TOUCHES}"
+# Rows still reachable by the app's clock, and those that arrived late (judged by their person's clock, in
+# stream.journeys.restore) for people still retained.
+_SINCE_OR_LATE = (
+    "({time} >= {{since:DateTime64(3, 'UTC')}} OR (arrived_late = 1 AND {time} >= {{retained:DateTime64(3, 'UTC')}}))"
+)
 
 
 def utc(value: datetime) -> datetime:
@@ -120,33 +133,25 @@ async def restore_engines(
     ):
         if app_id in engines:
             restore_closed_conversion(engines[app_id], conversion_id, utc(time))
-    # Impressions are held in the same state as clicks (one id, one touch), so they come back the same way.
-    for app_id, click_id, (time, platform, ctype, channel, campaign, creative) in await writer.query(
-        # The first-stored touch of each click id, all its fields from that one row: the engine keeps the first.
-        "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, argMin(tuple(event_time, "
-        "JSONExtractString(properties, 'platform'), JSONExtractString(properties, 'channel_type'), "
-        "JSONExtractString(properties, 'channel'), JSONExtractString(properties, 'campaign'), "
-        f"JSONExtractString(properties, 'creative')), _offset) FROM events WHERE {_WHERE} "
-        f"AND type IN {_AD_TOUCHES} "
-        "AND event_time >= {since:DateTime64(3, 'UTC')} AND click != '' GROUP BY app_id, click",
-        {**params, "since": _naive(touches_since)},
-    ):
-        if app_id in engines:
-            click = AdClick(click_id, utc(time), platform, ctype or "paid", channel, campaign, creative)
-            restore_ad_click(engines[app_id], click)
-    await _restore_touches(writer, {**params, "since": _naive(touches_since)}, engines)
+    retained = _naive(oldest - config.identity_retention)
+    clicks = await _restore_clicks(writer, {**params, "since": _naive(touches_since)}, engines)
+    await _restore_touches(writer, {**params, "since": _naive(touches_since), "retained": retained}, engines)
+    for app_id, click_id, openid, time, late in clicks:
+        restore_click_claim(engines[app_id], click_id, openid, time, late=late)
     for app_id, conversion_id, row in await writer.query(
         "SELECT app_id, conversion_id, argMax(tuple(event_id, identity, conversion_type, conversion_time, "
-        "order_id, revenue, currency, deleted), version) AS last FROM conversions "
-        f"WHERE {_WHERE} AND conversion_time >= {{since:DateTime64(3, 'UTC')}} GROUP BY app_id, conversion_id",
-        {**params, "since": _naive(conversions_since)},
+        "order_id, revenue, currency, deleted, arrived_late), version) AS last FROM conversions "
+        f"WHERE {_WHERE} AND {_SINCE_OR_LATE.format(time='conversion_time')} GROUP BY app_id, conversion_id",
+        {**params, "since": _naive(conversions_since), "retained": retained},
     ):
-        event_id, identity, kind, time, order_id, revenue, currency, deleted = row
+        event_id, identity, kind, time, order_id, revenue, currency, deleted, late = row
         if app_id in engines and not deleted:
             conversion = conversion_from_row(
-                conversion_id, event_id, identity, kind, utc(time), order_id, revenue, currency
+                conversion_id, event_id, identity, kind, utc(time), order_id, revenue, currency,
+                arrived_late=bool(late),
             )
             restore_conversion(engines[app_id], conversion)
+    await restore_refunds(writer, partition, offset, engines)
     return len(engines)
 
 
@@ -211,19 +216,53 @@ async def _restore_firsts(writer: ClickHouseWriter, params: dict[str, Any], engi
 async def _restore_touches(writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]) -> None:
     rows = await writer.query(
         "SELECT app_id, touchpoint_id, argMax(tuple(identity, anonymous_id, touch_time, kind, source, "
-        "channel_type, channel, campaign, creative, click_id, click_platform, signal, scene, matched_click), "
-        f"version) FROM touchpoints WHERE {_WHERE} AND touch_time >= {{since:DateTime64(3, 'UTC')}} "
-        "GROUP BY app_id, touchpoint_id",
+        "channel_type, channel, campaign, creative, click_id, click_platform, signal, scene, matched_click, "
+        f"shared_click, arrived_late), version), min(version) AS first FROM touchpoints WHERE {_WHERE} "
+        f"AND {_SINCE_OR_LATE.format(time='touch_time')} GROUP BY app_id, touchpoint_id ORDER BY first",
         params,
     )
-    for app_id, touchpoint_id, t in rows:
+    # In the order they were first written: the first visit that carried a click id claimed it.
+    for app_id, touchpoint_id, t, _ in rows:
         if app_id in engines:
             identity, anonymous_id, time, kind, source, ctype, channel, campaign, creative, click_id, \
-                platform, signal, scene, matched = t
+                platform, signal, scene, matched, shared, late = t
             restore_touch(engines[app_id], Touchpoint(
                 touchpoint_id, identity, anonymous_id, utc(time), kind, source, ctype, channel, campaign,
-                creative, click_id, platform, signal, int(scene), bool(matched),
+                creative, click_id, platform, signal, scene_text(scene), bool(matched), bool(shared), bool(late),
             ))
+
+
+async def _restore_clicks(
+    writer: ClickHouseWriter, params: dict[str, Any], engines: dict[str, AppEngine]
+) -> list[tuple[str, str, str, datetime, bool]]:
+    """Ad clicks and impressions: those still reachable, and the newest that arrived past the horizon (held
+    apart, bounded: LATE_CLICKS), in arrival order. Returns the ones that named their person's openid.
+
+    Each click id comes back as its first-stored touch, all fields from that one row: the engine keeps the first.
+    """
+    select = (
+        "SELECT app_id, JSONExtractString(properties, 'click_id') AS click, argMin(tuple(event_time, "
+        "JSONExtractString(properties, 'platform'), JSONExtractString(properties, 'channel_type'), "
+        "JSONExtractString(properties, 'channel'), JSONExtractString(properties, 'campaign'), "
+        "JSONExtractString(properties, 'creative'), openid, _offset), _offset) AS first FROM events "
+        f"WHERE {_WHERE} AND type IN {_AD_TOUCHES} AND click != '' "
+    )
+    live = await writer.query(
+        select + "AND arrived_late = 0 AND event_time >= {since:DateTime64(3, 'UTC')} GROUP BY app_id, click", params
+    )
+    late = await writer.query(
+        select + "AND arrived_late = 1 GROUP BY app_id, click ORDER BY app_id, first.8 DESC "
+        "LIMIT {n:UInt32} BY app_id", {**params, "n": LATE_CLICKS},
+    )
+    named = []
+    for rows, is_late in ((live, False), (sorted(late, key=lambda r: r[2][7]), True)):
+        for app_id, click_id, (time, platform, ctype, channel, campaign, creative, openid, _) in rows:
+            if app_id in engines:
+                click = AdClick(click_id, utc(time), platform, ctype or "paid", channel, campaign, creative)
+                restore_ad_click(engines[app_id], click, late=is_late)
+                if openid:
+                    named.append((app_id, click_id, openid, utc(time), is_late))
+    return named
 
 
 def _naive(value: datetime) -> datetime:

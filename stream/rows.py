@@ -5,6 +5,7 @@ Column order is the `*_COLUMNS` tuple of each table; the writer inserts with tho
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -14,17 +15,19 @@ from typing import Any
 import orjson
 
 from schemas.records import AD_TOUCH_TYPES, DeadLetter, EventRecord, SpendEvent
+from schemas.scenes import scene_text
 
 EVENT_COLUMNS = (
     "app_id", "event_id", "type", "name", "event_time", "timestamp", "sent_at", "received_at",
     "anonymous_id", "user_id", "openid", "unionid", "phone_hash", "platform", "app_version", "scene", "path",
     "query", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "share_from", "share_depth",
     "order_id", "revenue", "currency", "properties", "context", "ip", "user_agent", "clock_corrected",
-    "clock_clamped", "_partition", "_offset",
+    "clock_clamped", "arrived_late", "_partition", "_offset",
 )
 # Positions in an events row that the processor reads back (the dedup window's clock, the engine's event time).
 EVENT_TIME_INDEX = EVENT_COLUMNS.index("event_time")
 RECEIVED_AT_INDEX = EVENT_COLUMNS.index("received_at")
+ARRIVED_LATE_INDEX = EVENT_COLUMNS.index("arrived_late")  # set by the processor once the engine has judged it
 
 BAD_EVENT_COLUMNS = (
     "app_id", "source", "stage", "received_at", "code", "reason", "payload", "ip", "user_agent",
@@ -86,7 +89,7 @@ def event_row(event: EventRecord, partition: int, offset: int) -> tuple[Any, ...
         get("phone_hash") or "",
         context.get("platform") or "",
         context.get("app_version") or "",
-        context.get("scene") or 0,
+        scene_text(context.get("scene")),
         context.get("path") or "",
         context.get("query") or {},
         campaign.get("source") or "",
@@ -105,6 +108,7 @@ def event_row(event: EventRecord, partition: int, offset: int) -> tuple[Any, ...
         get("user_agent") or "",
         1 if get("clock_corrected") else 0,
         1 if get("clock_clamped") else 0,
+        0,
         partition,
         offset,
     )
@@ -129,19 +133,28 @@ def bad_event_row(item: DeadLetter, stage: str, partition: int, offset: int) -> 
 # -- attribution tables: the engine's dataclasses, in DDL column order, plus the source position ------------
 
 IDENTITY_COLUMNS = ("app_id", "typed_id", "user_key", "first_seen", "version", "_partition", "_offset")
+# In the order of TouchpointRow's fields: a touch's facts (stream.journeys.state.TouchFacts), then where it is.
 TOUCHPOINT_COLUMNS = (
-    "app_id", "touchpoint_id", "identity", "anonymous_id", "user_key", "touch_time", "kind", "source",
-    "channel_type", "channel", "campaign", "creative", "click_id", "click_platform", "signal", "scene",
-    "matched_click", "version", "_partition", "_offset",
+    "touchpoint_id", "identity", "anonymous_id", "touch_time", "kind", "source", "channel_type", "channel",
+    "campaign", "creative", "click_id", "click_platform", "signal", "scene", "matched_click", "shared_click",
+    "arrived_late", "app_id", "user_key", "version", "_partition", "_offset",
 )
 CONVERSION_COLUMNS = (
     "app_id", "conversion_id", "event_id", "identity", "user_key", "conversion_type", "conversion_time",
-    "order_id", "revenue", "currency", "touch_count", "version", "deleted", "_partition", "_offset",
+    "order_id", "revenue", "currency", "touch_count", "version", "deleted", "arrived_late", "refunded",
+    "_partition", "_offset",
 )
 CREDIT_COLUMNS = (
     "app_id", "conversion_id", "conversion_type", "conversion_time", "user_key", "model", "touchpoint_id",
     "touch_time", "touch_index", "touch_count", "channel_type", "channel", "campaign", "creative", "credit",
-    "revenue_credit", "currency", "version", "deleted", "_partition", "_offset",
+    "revenue_credit", "currency", "version", "deleted", "refund_credit", "_partition", "_offset",
+)
+
+# The postback outbox (schemas/ddl/014): stream.postbacks.decide.PostbackIntent in DDL order.
+POSTBACK_INTENT_COLUMNS = (
+    "app_id", "intent_id", "integration_id", "platform", "mode", "action_type", "conversion_time", "click_id",
+    "callback", "openid", "unionid", "revenue", "currency", "value_fen", "conversion_id", "event_id",
+    "conversion_type", "click_time", "state", "reattributed", "version", "decided_at", "_partition", "_offset",
 )
 
 
@@ -165,7 +178,8 @@ def _fields_of(cls: type) -> Callable[[Any], tuple[Any, ...]]:
     """The fields of a slots dataclass as one tuple, read by a single C call (operator.attrgetter)."""
     getter = _FIELD_GETTERS.get(cls)
     if getter is None:
-        names: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+        # Every field, inherited ones first (a subclass's `__slots__` holds only its own).
+        names = tuple(f.name for f in dataclasses.fields(cls))
         # attrgetter of one name returns the value itself, not a 1-tuple.
         getter = attrgetter(*names) if len(names) > 1 else (lambda row: (getattr(row, names[0]),))
         _FIELD_GETTERS[cls] = getter
@@ -185,4 +199,19 @@ def ad_spend_row(event: SpendEvent, version: int, partition: int, offset: int) -
         p.get("creative") or "", p.get("source") or "", Decimal(p["spend"]), p["currency"],
         Decimal(p["spend_reporting"]), p["reporting_currency"], Decimal(p["fx_rate"]),
         parse_time(event["received_at"]), version, partition, offset,
+    )
+
+
+# -- duplicates absorbed (schemas/ddl/012): one row per dropped copy, keyed by its own position in the topic ---
+
+DUPLICATE_COLUMNS = (
+    "app_id", "event_id", "type", "event_time", "received_at", "_partition", "_offset", "event_index",
+)
+
+
+def duplicate_row(event: EventRecord, partition: int, offset: int, index: int) -> tuple[Any, ...]:
+    """A copy of an already stored event: the same (partition, offset, index) on every replay of its record."""
+    return (
+        event["app_id"], event["event_id"], event["type"], parse_time(event["event_time"]),
+        parse_time(event["received_at"]), partition, offset, index,
     )

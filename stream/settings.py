@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from runtime.config import ServiceSettings
+
+_DEV_PII_SECRET = "development-only-pii-secret"  # the collector's development value: both must hash alike
 
 
 class StreamSettings(ServiceSettings):
@@ -39,3 +41,15 @@ class StreamSettings(ServiceSettings):
     stream_sql_key: SecretStr | None = Field(default=None, min_length=16)
     # The apps file (the collector's COLLECTOR_APPS_FILE): its `analyst_keys` open the report API and dashboard.
     stream_apps_file: Path | None = None
+    # Privacy (docs/privacy.md): the compacted topic the collectors read, and the key of suppressed-id hashes
+    # (the collector's PII_HASH_SECRET: both ends must hash alike).
+    kafka_privacy_topic: str = Field(default="touchstream.privacy", min_length=1, max_length=200)
+    pii_hash_secret: SecretStr = SecretStr(_DEV_PII_SECRET)
+
+    @model_validator(mode="after")
+    def _guard_pii_secret(self) -> StreamSettings:
+        secret = self.pii_hash_secret.get_secret_value()
+        if len(secret) < 16 or (not self.is_development and secret == _DEV_PII_SECRET):
+            msg = "PII_HASH_SECRET must be the collector's deployment secret (16+ characters) in production"
+            raise ValueError(msg)
+        return self

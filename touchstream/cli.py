@@ -42,6 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     costs.add_argument("file", type=Path)
     costs.add_argument("--collector", default=os.environ.get("TOUCHSTREAM_COLLECTOR_URL", "http://127.0.0.1:8000"))
     costs.add_argument("--admin-key", default=os.environ.get("TOUCHSTREAM_ADMIN_KEY", ""))
+    from touchstream.privacy_cli import add_parser as add_privacy_parser
+
+    add_privacy_parser(sub)
+    from touchstream.postbacks_cli import add_parser as add_postbacks_parser
+
+    add_postbacks_parser(sub)
+    history = sub.add_parser("import", help="send a history file (NDJSON events or a CSV of orders, .gz allowed) "
+                             "through the collector's /v1/batch, resumably")
+    history.add_argument("file", type=Path)
+    history.add_argument("--format", choices=("ndjson", "csv"), help="default: csv for *.csv[.gz], else ndjson")
+    history.add_argument("--collector", default=os.environ.get("TOUCHSTREAM_COLLECTOR_URL", "http://127.0.0.1:8000"))
+    history.add_argument("--write-key", default=os.environ.get("TOUCHSTREAM_WRITE_KEY", ""),
+                         help="the app's write key (default TOUCHSTREAM_WRITE_KEY); never printed")
+    history.add_argument("--progress", help="progress file (default FILE.progress.json)")
+    history.add_argument("--rejects", help="rejected lines, NDJSON (default FILE.rejects.ndjson)")
+    history.add_argument("--batch-size", type=int, default=500, help="events per request (default 500)")
+    history.add_argument("--max-batch-bytes", type=int, default=500_000,
+                         help="request body bound, the collector's COLLECTOR_MAX_BODY_BYTES (default 500000)")
+    history.add_argument("--max-batches", type=int, help="stop after this many requests (exit 3; re-run resumes)")
 
     report = sub.add_parser("report", help="print a report (channels, funnel, retention, ...) from the report API")
     report.add_argument("report", choices=REPORT_NAMES)
@@ -56,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--steps", help="funnel steps, e.g. enter,page_view:/pages/item,custom:add_to_cart,convert")
     report.add_argument("--window-hours", type=int)
     report.add_argument("--limit", type=int)
+    report.add_argument("--conversion-types", help="paths, and the markov/shapley models: e.g. convert,repurchase")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
     report.add_argument("--url", default=os.environ.get("TOUCHSTREAM_REPORT_URL", "http://127.0.0.1:8124"))
     report.add_argument("--key", default=os.environ.get("TOUCHSTREAM_ANALYST_KEY", ""))
@@ -71,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_stream()
     if args.command == "report":
         return _report(args)
+    if args.command == "import":
+        from touchstream.import_cli import main as import_main
+
+        return import_main(args)
     if args.command == "sql":
         from touchstream.sqlclient import QueryError, default_endpoint, default_key, execute, render
 
@@ -96,6 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         from touchstream.costs_client import import_csv
 
         return import_csv(args.file, args.collector, args.admin_key)
+    if args.command == "privacy":
+        from touchstream.privacy_cli import main as privacy_main
+
+        return privacy_main(args)
+    if args.command == "postbacks":
+        from touchstream.postbacks_cli import main as postbacks_main
+
+        return postbacks_main(args)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -103,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
 def _report(args: argparse.Namespace) -> int:
     from touchstream.report_cli import ReportError, fetch, render
 
-    names = ("app", "model", "level", "acquisition", "allocation", "grain", "steps", "window_hours", "limit")
+    names = ("app", "model", "level", "acquisition", "allocation", "grain", "steps", "window_hours", "limit",
+             "conversion_types")
     params = {name: str(getattr(args, name)) for name in names if getattr(args, name) is not None}
     params.update({k: v for k, v in (("from", args.date_from), ("to", args.date_to)) if v})
     try:

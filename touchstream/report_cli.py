@@ -1,4 +1,4 @@
-"""`touchstream report channels|trend|funnel|retention|paths|rfm|shares|meta`: the report API in a terminal.
+"""`touchstream report channels|trend|funnel|retention|paths|rfm|shares|health|meta`: the report API in a terminal.
 
 Talks to the stream processor's report API with an analyst key (docs/reports.md) and prints its tables with
 rich, or the JSON as it came, or CSV for a spreadsheet.
@@ -38,7 +38,10 @@ def tables_of(report: str, payload: Mapping[str, Any]) -> Tables:
         first = next(iter(totals))
         totals[first] = "total"
         title = f"Channels by {payload['level']} under {payload['model']} ({payload['currency']})"
-        return [(title, [*payload["rows"], totals])]
+        tables: Tables = [(title, [*payload["rows"], totals])]
+        if "population" in payload:  # a data-driven model: what it modelled and what its caps left out
+            tables.append(("Population", [_population(payload["population"])]))
+        return tables
     if report == "funnel":
         rows = [{"channel": entry["channel"], **step} for entry in payload["rows"] for step in entry["steps"]]
         return [(f"Funnel (window {payload['window_hours']} h)", rows)]
@@ -50,9 +53,22 @@ def tables_of(report: str, payload: Mapping[str, Any]) -> Tables:
         "paths": ("conversion_paths", "behaviour_paths", "exit_points"),
         "rfm": ("segments", "layers"),
         "shares": ("depths", "top_sharers"),
+        "health": ("rows",),
+        "postbacks": ("statuses", "latency", "last_errors", "reattributed"),
     }
     return [(name.replace("_", " ").capitalize() if name != "rows" else report.capitalize(), payload[name])
             for name in titles[report]]
+
+
+def _population(summary: Mapping[str, Any]) -> dict[str, Any]:
+    effects = summary.get("removal_effects") or {}
+    return {
+        "conversion_types": "; ".join(summary["conversion_types"]),
+        "conversion_probability": summary.get("conversion_probability"),
+        "removal_effects": "; ".join(f"{channel} {effect:g}" for channel, effect in effects.items()) or None,
+        "folded_channels": "; ".join(summary["folded_channels"]) or None,
+        **{f"left_out_{name}": value for name, value in summary["left_out"].items()},
+    }
 
 
 def _dims(rows: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -35,6 +35,7 @@ def ad_touch_event(touch: AdTouch, integration: Integration, received_at: dateti
         "creative": touch.creative_id or touch.ad_id,
         "ip": touch.ip,
         "user_agent": touch.user_agent,
+        "openid": touch.openid,  # the clicking person, when the platform says: the click id is theirs
         "context": {},
         "properties": {
             "integration_id": integration.integration_id,

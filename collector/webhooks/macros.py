@@ -59,6 +59,8 @@ class PlatformSpec:
     click_id_from_callback: bool = False
     # Times may also be ISO 8601 with an offset, not only epoch seconds or milliseconds.
     iso_times: bool = False
+    # The clicking person's mini-program openid, where the platform passes it: the click id is then theirs.
+    openid: tuple[str, ...] = ()
 
     def names(self, kind: TouchKind) -> frozenset[str]:
         """Every parameter this platform reads for a call of ``kind``: none of them is copied into ``extra``."""
@@ -79,6 +81,7 @@ class PlatformSpec:
                 *self.callback,
                 *self.device_ids,
                 *self.callback_urls,
+                *self.openid,
             )
         )
 
@@ -100,6 +103,7 @@ SPECS: Mapping[str, PlatformSpec] = {
         callback=("callback",),
         device_ids=("muid", "oaid", "oaid_md5", "hash_oaid", "idfa", "imei", "android_id", "hash_android_id", "caid"),
         iso_times=True,
+        openid=("openid",),
     ),
     "tencent_ads": PlatformSpec(
         # click_id ← __CLICK_ID__; gdt_vid, qz_gdt: landing-page names, accepted to mirror the SDK side.
@@ -118,6 +122,8 @@ SPECS: Mapping[str, PlatformSpec] = {
         callback=("callback",),  # ← __CALLBACK__, a URL-encoded postback URL
         # muid ← __MUID__, hash_oaid ← __HASH_OAID__, oaid ← __OAID__, hash_android_id ← __HASH_ANDROID_ID__
         device_ids=("muid", "hash_oaid", "oaid", "hash_android_id", "android_id", "idfa", "caid"),
+        # ← __WECHAT_OPEN_ID__ (WeChat ads; named in Tencent's public notes, to be confirmed in the ad console)
+        openid=("wechat_openid",),
     ),
     "ocean_engine": PlatformSpec(
         click_ids=("clickid", "click_id"),  # no confirmed macro for monitoring links: else the callback (below)

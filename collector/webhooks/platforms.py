@@ -65,6 +65,7 @@ _RESERVED = frozenset(
         "user_agent",
         "device_ids",
         "callback",
+        "openid",
         "extra",
     }
 )
@@ -92,6 +93,7 @@ class AdTouch:
     user_agent: str = ""
     device_ids: tuple[tuple[str, str], ...] = ()
     callback: str = ""
+    openid: str = ""
     extra: tuple[tuple[str, str], ...] = ()
 
 
@@ -136,6 +138,7 @@ def parse_touch(platform: str, kind: str, params: Mapping[str, object], *, now: 
         user_agent=_first(values, spec.user_agent, MAX_USER_AGENT_LENGTH),
         device_ids=_device_ids(values, spec.device_ids),
         callback=callback,
+        openid=_first(values, spec.openid, MAX_ID_LENGTH),
         extra=_extra(values, spec.names(touch_kind)),
     )
 

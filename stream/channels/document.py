@@ -1,7 +1,8 @@
 """The JSON shape of a channel taxonomy file (``taxonomy.json``, docs/channels.md), as frozen pydantic models.
 
-The entries (``Channel``, ``SceneRule``, ``ChannelCode``, ``ClickIdRule``) are the rules themselves: the compiled
-``stream.channels.taxonomy.Taxonomy`` keys and normalises them but does not copy them into types of its own.
+The entries (``Channel``, ``SceneRule``, ``PlatformSceneRule``, ``ChannelCode``, ``ClickIdRule``) are the rules
+themselves: the compiled ``stream.channels.taxonomy.Taxonomy`` keys and normalises them but does not copy them into
+types of its own.
 What a schema cannot check (references between sections, duplicates after normalisation) is checked there.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
 
 def _trim(value: str) -> str:
@@ -34,6 +35,21 @@ class SceneRule(_Doc):
     scene: StrictInt
     channel: str
     label: str = ""
+
+
+class PlatformSceneRule(_Doc):
+    """A scene of a platform other than WeChat: text, exactly as the platform sends it (``"021001"``)."""
+
+    scene: StrictStr
+    channel: str
+    label: str = ""
+
+
+class PlatformSpec(_Doc):
+    """The launch rules of one non-WeChat platform; WeChat's are the top-level ``scenes`` and ``share``."""
+
+    scenes: tuple[PlatformSceneRule, ...] = ()
+    share_channel: str | None = None  # None: a share on this platform counts as the top-level share channel
 
 
 class ShareSpec(_Doc):
@@ -91,6 +107,7 @@ class TaxonomyDocument(_Doc):
     direct_channel: str
     scenes: tuple[SceneRule, ...]
     unknown_scene_channel: str | None = None
+    platforms: dict[str, PlatformSpec] = {}
     share: ShareSpec
     utm: UtmSpec
     channel_codes: ChannelCodesSpec

@@ -12,8 +12,11 @@ from itertools import islice
 from urllib.parse import unquote
 
 from schemas.macros import clean_text
+from schemas.scenes import SceneError, check_scene
+from stream.channels.document import PlatformSceneRule, SceneRule
 from stream.channels.taxonomy import (
     MAX_VALUE_LENGTH,
+    WECHAT,
     Signal,
     Taxonomy,
     normalise_param,
@@ -37,13 +40,17 @@ _UTM_FIELDS: Mapping[str, tuple[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class LaunchSignals:
-    """What an ``enter`` event knows about how the mini-program was opened (cold or hot start alike)."""
+    """What an ``enter`` event knows about how the mini-program was opened (cold or hot start alike).
 
-    scene: int | None = None
+    ``scene`` is read by the rule of ``platform`` (schemas/scenes.py): WeChat's may be the integer.
+    """
+
+    scene: int | str | None = None
     query: Mapping[str, str] = field(default_factory=dict)
     campaign: Mapping[str, str] = field(default_factory=dict)
     share_from: str | None = None
     share_depth: int | None = None
+    platform: str = WECHAT
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +62,17 @@ class ChannelResolution:
     signal: Signal
     click_id: str
     click_platform: str
-    scene: int | None
+    scene: str  # the scene's text as its platform sends it ("1007", "021001"); "" when absent or invalid
     share_from: str
 
 
-def resolve_channel(signals: LaunchSignals, taxonomy: Taxonomy) -> ChannelResolution:
+def resolve_channel(signals: LaunchSignals, taxonomy: Taxonomy, *, ignore_click: bool = False) -> ChannelResolution:
+    """`ignore_click`: decide by the other signals (a visit carrying a click id that is another person's)."""
     launch = _read_launch(signals, taxonomy)
     decision = _direct(launch, taxonomy)
     for signal in taxonomy.precedence:
+        if ignore_click and signal == "click_id":
+            continue
         found = _RULES[signal](launch, taxonomy)
         if found is not None:
             decision = found
@@ -95,7 +105,8 @@ class _Click:
 
 @dataclass(frozen=True, slots=True)
 class _Launch:
-    scene: int | None
+    platform: str
+    scene: str
     params: Mapping[str, str]
     codes: tuple[str, ...]
     utm: Mapping[str, str]
@@ -132,9 +143,20 @@ def _read_launch(signals: LaunchSignals, taxonomy: Taxonomy) -> _Launch:
     if taxonomy.bare_scene_is_code:
         codes.extend(bare)
     share_from = clean_value(signals.share_from) or _first(params, taxonomy.share_params)
-    scene = signals.scene if type(signals.scene) is int else None
+    platform = signals.platform if isinstance(signals.platform, str) and signals.platform else WECHAT
+    scene = _scene_text(platform, signals.scene)
     click, ad_id = _find_click(params, taxonomy)
-    return _Launch(scene, params, tuple(codes), utm, share_from, click, ad_id)
+    return _Launch(platform, scene, params, tuple(codes), utm, share_from, click, ad_id)
+
+
+def _scene_text(platform: str, value: object) -> str:
+    # The collector has checked the scene already; a value that still breaks its platform's rule is ignored.
+    if value is None:
+        return ""
+    try:
+        return check_scene(platform, value)
+    except SceneError:
+        return ""
 
 
 def _read_query(query: Mapping[str, str], taxonomy: Taxonomy) -> tuple[dict[str, str], list[str]]:
@@ -275,13 +297,18 @@ def _explicit(launch: _Launch, taxonomy: Taxonomy) -> _Decision | None:
 
 
 def _share(launch: _Launch, taxonomy: Taxonomy) -> _Decision | None:
-    return _known(taxonomy.share_channel, taxonomy, "share") if launch.share_from else None
+    return _known(taxonomy.share_channel_of(launch.platform), taxonomy, "share") if launch.share_from else None
 
 
 def _scene(launch: _Launch, taxonomy: Taxonomy) -> _Decision | None:
-    if launch.scene is None:
+    if not launch.scene:
         return None
-    rule = taxonomy.scenes.get(launch.scene)
+    # Each platform numbers its entries itself: Alipay's 1007 is looked up in Alipay's table, never WeChat's.
+    rule: SceneRule | PlatformSceneRule | None
+    if launch.platform == WECHAT:
+        rule = taxonomy.scenes.get(int(launch.scene))
+    else:
+        rule = taxonomy.platform_scenes.get(launch.platform, {}).get(launch.scene)
     if rule is None:
         unknown = taxonomy.unknown_scene_channel
         return None if unknown is None else _known(unknown, taxonomy, "scene")

@@ -21,7 +21,17 @@ from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import ValidationError
 
-from stream.channels.document import Channel, ChannelCode, ClickIdRule, SceneRule, TaxonomyDocument
+from schemas.context import PLATFORMS
+from schemas.scenes import SceneError, check_scene
+from stream.channels.document import (
+    Channel,
+    ChannelCode,
+    ClickIdRule,
+    PlatformSceneRule,
+    PlatformSpec,
+    SceneRule,
+    TaxonomyDocument,
+)
 
 Signal = Literal["click_id", "explicit", "share", "scene", "direct"]
 SIGNALS: tuple[Signal, ...] = get_args(Signal)
@@ -31,6 +41,7 @@ SUPPORTED_VERSION = 1
 DEFAULT_FILE = "taxonomy.json"
 MAX_VALUE_LENGTH = 128
 
+WECHAT = "wechat"  # the platform of the top-level `scenes` and `share`, and of events that name none
 _ID = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 _SPACES = re.compile(r"\s+")
 _V = TypeVar("_V")
@@ -65,7 +76,10 @@ class Taxonomy:
 
     document: TaxonomyDocument
     channels: Mapping[str, Channel]
-    scenes: Mapping[int, SceneRule]
+    scenes: Mapping[int, SceneRule]  # WeChat's
+    # The other platforms' scene tables, keyed by the scene's text; a platform absent here has no scene table.
+    platform_scenes: Mapping[str, Mapping[str, PlatformSceneRule]]
+    platform_share_channels: Mapping[str, str]
     share_params: tuple[str, ...]
     utm_sources: Mapping[str, str]
     utm_medium_types: Mapping[str, str]
@@ -97,6 +111,7 @@ class Taxonomy:
 
     @property
     def share_channel(self) -> str:
+        """WeChat's share channel (and every platform's that names none of its own)."""
         return self.document.share.channel
 
     @property
@@ -110,6 +125,10 @@ class Taxonomy:
     @property
     def bare_scene_is_code(self) -> bool:
         return self.document.channel_codes.bare_scene_is_code
+
+    def share_channel_of(self, platform: str) -> str:
+        """A share card is the platform's own social channel: a Douyin share is not a WeChat share card."""
+        return self.platform_share_channels.get(platform, self.document.share.channel)
 
     def channel_type(self, channel: str) -> str | None:
         found = self.channels.get(channel)
@@ -245,6 +264,8 @@ def _compile(doc: TaxonomyDocument, origin: str) -> Taxonomy:
             problems.add(f"duplicate scene {scene.scene}")
         scenes[scene.scene] = scene
 
+    platform_scenes, platform_shares = _platform_rules(doc.platforms, problems)
+
     sources = _normalised_table("utm.sources", doc.utm.sources, problems)
     for key, channel_id in sources.items():
         problems.channel(channel_id, f"utm.sources[{key!r}]")
@@ -262,6 +283,8 @@ def _compile(doc: TaxonomyDocument, origin: str) -> Taxonomy:
         document=doc,
         channels=MappingProxyType(dict(doc.channels)),
         scenes=MappingProxyType(scenes),
+        platform_scenes=MappingProxyType(platform_scenes),
+        platform_share_channels=MappingProxyType(platform_shares),
         share_params=problems.params(doc.share.query_params, "share.query_params"),
         utm_sources=MappingProxyType(sources),
         utm_medium_types=MappingProxyType(mediums),
@@ -279,6 +302,37 @@ def _compile(doc: TaxonomyDocument, origin: str) -> Taxonomy:
         msg = f"{origin}: invalid taxonomy ({len(problems.items)} problem(s)):\n{details}"
         raise TaxonomyError(msg)
     return taxonomy
+
+
+def _platform_rules(
+    platforms: Mapping[str, PlatformSpec], problems: _Problems
+) -> tuple[dict[str, Mapping[str, PlatformSceneRule]], dict[str, str]]:
+    # Each platform's scenes are checked by the rule the collector applies to its events: a table entry no
+    # event could ever carry (a Douyin scene written without its leading zero) is a mistake.
+    tables: dict[str, Mapping[str, PlatformSceneRule]] = {}
+    shares: dict[str, str] = {}
+    allowed = [p for p in PLATFORMS if p != WECHAT]
+    for platform, spec in platforms.items():
+        if platform not in allowed:
+            problems.add(f"platforms: unknown platform {platform!r} (known: {', '.join(allowed)}; "
+                         f"WeChat's scenes are the top-level 'scenes')")
+            continue
+        table: dict[str, PlatformSceneRule] = {}
+        for rule in spec.scenes:
+            where = f"platforms.{platform} scene {rule.scene!r}"
+            problems.channel(rule.channel, where)
+            try:
+                check_scene(platform, rule.scene)
+            except SceneError as exc:
+                problems.add(f"{where}: {exc}")
+            if rule.scene in table:
+                problems.add(f"duplicate scene {rule.scene!r} of platform {platform}")
+            table[rule.scene] = rule
+        tables[platform] = MappingProxyType(table)
+        if spec.share_channel is not None:
+            problems.channel(spec.share_channel, f"platforms.{platform}.share_channel")
+            shares[platform] = spec.share_channel
+    return tables, shares
 
 
 def _check_ids(kind: str, ids: Iterable[str], problems: _Problems) -> None:

@@ -15,7 +15,10 @@ For each event, in partition order:
    conversion stops counting, e.g. a second registration after a merge).
 
 Conversions older than the watermark (the newest event time seen) minus the allowed lateness are final and
-leave the state; touchpoints leave once no open conversion can reach them. See docs/attribution.md.
+leave the state; touchpoints leave once no open conversion can reach them. What arrives already past that
+(a history import sent person by person) is judged by its person's own newest event instead, so a whole
+person sent late is credited as if sent live. A click id is one person's: a visit carrying another person's
+is resolved by its other signals (stream/journeys/clicks.py). See docs/attribution.md.
 """
 
 from __future__ import annotations
@@ -26,13 +29,16 @@ from typing import Any
 
 from schemas.events import CONVERSION_TYPES, PURCHASE_TYPES, TOUCH_TYPES
 from schemas.records import AD_TOUCH_TYPES
-from stream.attribution.credits import DIRECT_CHANNEL, ConversionFacts, attribute_journey
+from stream.attribution.credits import ConversionFacts, attribute_journey
 from stream.attribution.eligibility import TouchKind
-from stream.channels.resolve import ChannelResolution, LaunchSignals, resolve_channel
 from stream.channels.taxonomy import Taxonomy
+from stream.journeys.clicks import ClickBook
 from stream.journeys.config import AttributionConfig
+from stream.journeys.emitted import conversion_row, credit_rows, tombstone, touch_row
 from stream.journeys.identity import IdentityGraph, ids_of
-from stream.journeys.outputs import ConversionRow, CreditRow, EngineOutput, IdentityRow, TouchpointRow
+from stream.journeys.launches import Resolver
+from stream.journeys.outputs import EngineOutput, IdentityRow
+from stream.journeys.refunds import REFUND_TYPE, RefundBook, expire_pending, fold_refund, settle_pending
 from stream.journeys.state import AdClick, Conversion, Person, Touchpoint
 
 # Exposures are view-type touches (shown, not acted on); clicks and launches are click-type.
@@ -40,7 +46,8 @@ TOUCH_KIND_OF: dict[str, TouchKind] = {t: "view" if t == "exposure" else "click"
 # The conversion family: a person registers and activates once, purchases are one family of first and later.
 FAMILIES = {t: "purchase" if t in PURCHASE_TYPES else t for t in CONVERSION_TYPES}
 EVICT_EVERY = timedelta(hours=1)
-RESOLUTION_CACHE = 10_000
+# Touches and conversions that arrived past the allowed lateness, per person: the oldest leave beyond this.
+LATE_PER_PERSON = 512
 
 
 def parse_time(value: str) -> datetime:
@@ -67,14 +74,28 @@ class AppEngine:
         # Every conversion id of the app, open or final (final ones until identity_retention): an order counts
         # once however late it is re-sent.
         self.conversion_ids: dict[str, datetime] = {}
-        self.ad_clicks: dict[str, AdClick] = {}
-        self.waiting: dict[str, list[str]] = {}  # click_id -> visits waiting for their ad click
+        self.clicks = ClickBook()  # ad clicks, visits waiting for theirs, whose each click id is
+        self.reach = config.allowed_lateness + config.longest_window  # how far back a touch can be credited
         self._watermark: datetime | None = None
         # Derived from the watermark when it moves, not on every question: asked several times per event.
         self._final_before: datetime | None = None  # conversions before this are final
         self._touch_before: datetime | None = None  # touches before this reach no open conversion
         self._last_eviction: datetime | None = None
-        self._resolutions: dict[Any, ChannelResolution] = {}
+        self._resolve = Resolver(taxonomy)
+        self.refunds = RefundBook()  # refunds waiting for their order, stored orders looked up (journeys.refunds)
+
+    @property
+    def ad_clicks(self) -> dict[str, AdClick]:
+        return self.clicks.live
+
+    @property
+    def waiting(self) -> dict[str, list[str]]:
+        return self.clicks.waiting
+
+    @property
+    def horizon(self) -> datetime | None:
+        """The oldest touch time an open conversion of the app can still credit (None before any event)."""
+        return self._touch_before
 
     @property
     def watermark(self) -> datetime | None:
@@ -100,14 +121,25 @@ class AppEngine:
 
     def fold(
         self, event: dict[str, Any], version: int, out: EngineOutput, event_time: datetime | None = None
-    ) -> None:
-        """`apply`, appending to `out`. If it raises, the rows it appended belong to no consistent state."""
+    ) -> bool:
+        """`apply`, appending to `out`; True if the event arrived past the allowed lateness (`arrived_late`).
+
+        If it raises, the rows it appended belong to no consistent state.
+        """
         at = parse_time(event["event_time"]) if event_time is None else event_time
         self._advance(at)
+        late = self._final_before is not None and at < self._final_before
+        if self.refunds.pending:
+            expire_pending(self, out)
         event_type = event["type"]
         if event_type in AD_TOUCH_TYPES:
             self._ad_touch(event, at, version, out)
-            return
+            # An ad touch is late once past the horizon: it is then held apart (see ClickBook), and a restore
+            # must know which were.
+            return self._touch_before is not None and at < self._touch_before
+        if event_type == REFUND_TYPE:  # an order's fact, not a person's activity: no identity, no touch
+            fold_refund(self, event, at, version, out)
+            return late
         ids = ids_of(event)
         graph = self.graph
         seen = graph.observe(ids, at)
@@ -125,95 +157,101 @@ class AppEngine:
             other = self.persons.pop(absorbed, None)
             if other is not None:
                 person.absorb(other)
-                dirty.update(cid for cid, c in person.conversions.items() if not self._final(c.time))
+                dirty.update(cid for cid, c in person.conversions.items() if not self.final(c, person))
         kind = TOUCH_KIND_OF.get(event_type)
-        if kind is not None and not self._too_late_to_touch(at):
-            touch = self._visit(event, at, ids[0], kind)
+        # A touch older than its person's own newest event by more than the reach can be credited to nothing.
+        if kind is not None and not at < person.last_seen - self.reach:
+            touch = self._visit(event, at, ids[0], kind, user_key, late)
             if touch is not None and touch.touchpoint_id not in person.touches:
                 person.touches[touch.touchpoint_id] = touch
                 self.touch_identity[touch.touchpoint_id] = touch.identity
-                if touch.click_id and not touch.matched_click:
-                    self.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
-                out.touchpoints.append(self._touch_row(touch, user_key, version))
+                if touch.click_id and not touch.matched_click and not touch.shared_click:
+                    self.clicks.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
+                out.touchpoints.append(touch_row(self.app_id, touch, user_key, version))
                 dirty.update(self._reachable(person, touch))
+                if late:
+                    self._bound_late(person)
         elif event_type in FAMILIES:
-            dirty.update(self._conversion(person, event, at, ids[0]))
+            dirty.update(self._conversion(person, event, at, ids[0], late))
+            settle_pending(self, person, event, out)
         if not dirty:
-            return
+            return late
         for conversion_id in sorted(dirty):
             conversion = person.conversions.get(conversion_id)
             # A final conversion is written once (if it arrived late) and never re-attributed.
-            if conversion is not None and (conversion.signature is None or not self._final(conversion.time)):
+            if conversion is not None and (conversion.signature is None or not self.final(conversion, person)):
                 self._emit(person, conversion, user_key, version, out)
+        return late
 
-    def _resolve(self, context: dict[str, Any]) -> ChannelResolution:
-        """Channel resolution, memoised: every event of a visit repeats the same scene and launch query."""
-        share = context.get("share") or {}
-        query = context.get("query") or {}
-        sdk_campaign = context.get("campaign") or {}
-        campaign = {k: v for k, v in sdk_campaign.items() if isinstance(v, str)} if sdk_campaign else {}
-        key: Any = (context.get("scene"), tuple(query.items()), tuple(campaign.items()), share.get("from"),
-                    share.get("depth"))
-        try:
-            cached = self._resolutions.get(key)
-        except TypeError:  # an unhashable value slipped into the query: resolve without the cache
-            cached, key = None, None
-        if cached is not None:
-            return cached
-        signals = LaunchSignals(
-            scene=context.get("scene"), query=query, campaign=campaign,
-            share_from=share.get("from"), share_depth=share.get("depth"),
-        )
-        resolution = resolve_channel(signals, self.taxonomy)
-        if key is not None:
-            if len(self._resolutions) >= RESOLUTION_CACHE:
-                self._resolutions.clear()
-            self._resolutions[key] = resolution
-        return resolution
-
-    def _visit(self, event: dict[str, Any], at: datetime, identity: str, kind: str) -> Touchpoint | None:
-        r = self._resolve(event.get("context") or {})
+    def _visit(
+        self, event: dict[str, Any], at: datetime, identity: str, kind: str, user_key: str, late: bool
+    ) -> Touchpoint | None:
+        context = event.get("context") or {}
+        r = self._resolve(context)
+        shared = False
+        if r.click_id:
+            shared = self._shared(r.click_id, at, identity, user_key, late)
+            if shared:
+                r = self._resolve(context, ignore_click=True)
         if r.signal == "direct" or r.channel_type == "direct":
             return None
         touch = Touchpoint(
             event["event_id"], identity, event.get("anonymous_id") or "", at, kind, event["type"],
             r.channel_type, r.channel, r.campaign, r.creative, r.click_id, r.click_platform, r.signal,
-            r.scene or 0,
+            r.scene, shared_click=shared, arrived_late=late,
         )
-        if r.click_id:
-            click = self._live_click(r.click_id)
+        if r.click_id and not shared:
+            click = self.clicks.find(r.click_id, at, self._touch_before, self.reach)
             if click is not None:
-                touch.enrich(click)
+                touch = touch.enriched(click)
         return touch
+
+    def _shared(self, click_id: str, at: datetime, identity: str, user_key: str, late: bool) -> bool:
+        """Whether the click id of this visit is another person's; the first visit to carry one claims it."""
+        owner = self.clicks.owner(click_id, at, self._touch_before, self.reach)
+        owner_key = self.graph.key_of(owner.identity) if owner is not None else None
+        if owner_key is None:
+            # Unclaimed, or claimed by the platform for an openid not seen yet: this visit is taken as its person's.
+            self.clicks.claim(click_id, identity, at, arrived_late=late)
+            return False
+        return owner_key != user_key
 
     def _ad_touch(self, event: dict[str, Any], at: datetime, version: int, out: EngineOutput) -> None:
         click_id = event.get("click_id") or ""
-        if not click_id or self._live_click(click_id) is not None:
+        horizon = self._touch_before
+        if not click_id or self.clicks.find(click_id, at, horizon, self.reach) is not None:
             return  # the same click id twice counts once
         click = AdClick(
             click_id, at, event.get("platform") or "", event.get("channel_type") or "paid",
             event.get("channel") or "", event.get("campaign") or "", event.get("creative") or "",
         )
-        self.ad_clicks[click_id] = click
+        past_horizon = horizon is not None and at < horizon
+        self.clicks.add(click, arrived_late=past_horizon)
+        openid = event.get("openid")
+        if openid and self.clicks.owner(click_id, at, horizon, self.reach) is None:
+            # The platform names whose click it is: their visits are its visits, other people's are shares.
+            self.clicks.claim(click_id, f"openid:{openid}", at, arrived_late=past_horizon)
         # Every waiting visit is enriched first and each affected conversion emitted once: a conversion's
         # credits are one complete set per version, and two visits from one click must not write two.
         affected: dict[tuple[str, str], Person] = {}
-        for touchpoint_id in self.waiting.pop(click_id, []):
+        for touchpoint_id in self.clicks.waiting.pop(click_id, []):
             identity = self.touch_identity.get(touchpoint_id)
             user_key = self.graph.key_of(identity) if identity else None
             person = self.persons.get(user_key) if user_key else None
             touch = person.touches.get(touchpoint_id) if person else None
             # A visit no open conversion can reach is as good as evicted (eviction runs hourly): leave it be.
-            if person is None or touch is None or user_key is None or self._too_late_to_touch(touch.time):
+            if person is None or touch is None or user_key is None or not self.alive(touch, person):
                 continue
-            touch.enrich(click)
-            out.touchpoints.append(self._touch_row(touch, user_key, version))
+            touch = person.touches[touchpoint_id] = touch.enriched(click)
+            out.touchpoints.append(touch_row(self.app_id, touch, user_key, version))
             for conversion_id in self._reachable(person, touch):
                 affected[(user_key, conversion_id)] = person
         for (user_key, conversion_id), person in sorted(affected.items(), key=lambda item: item[0]):
             self._emit(person, person.conversions[conversion_id], user_key, version, out)
 
-    def _conversion(self, person: Person, event: dict[str, Any], at: datetime, identity: str) -> set[str]:
+    def _conversion(
+        self, person: Person, event: dict[str, Any], at: datetime, identity: str, late: bool
+    ) -> set[str]:
         family = FAMILIES[event["type"]]
         properties = event.get("properties") or {}
         order_id = str(properties.get("order_id") or "") if family == "purchase" else ""
@@ -224,8 +262,10 @@ class AppEngine:
         revenue = Decimal(str(properties["revenue"])) if family == "purchase" else Decimal(0)
         currency = str(properties.get("currency") or "CNY") if family == "purchase" else ""
         person.conversions[conversion_id] = Conversion(
-            conversion_id, event["event_id"], identity, family, at, order_id, revenue, currency
+            conversion_id, event["event_id"], identity, family, at, order_id, revenue, currency, arrived_late=late
         )
+        if late:
+            self._bound_late(person)
         self.conversion_ids[conversion_id] = at
         dirty = {conversion_id}
         displaced = person.note_first(family, at, conversion_id)
@@ -250,11 +290,15 @@ class AppEngine:
         if kind is None:
             if c.signature is not None:
                 c.signature = None
-                out.conversions.append(self._conversion_row(c, "", user_key, 0, version, deleted=True))
-                out.credits.append(self._tombstone(c, user_key, version))
+                out.conversions.append(conversion_row(self.app_id, c, "", user_key, 0, version, deleted=True))
+                out.credits.append(tombstone(self.app_id, c, user_key, version))
             return
-        touches = [t.as_touch() for t in person.touches.values()]
-        facts = ConversionFacts(c.conversion_id, c.time, c.revenue, c.currency or "CNY")
+        if self.final(c, person) or c.arrived_late:
+            # Only touches still in reach: which unreachable ones eviction has dropped yet must not matter.
+            touches = [t.as_touch() for t in person.touches.values() if self.alive(t, person)]
+        else:
+            touches = [t.as_touch() for t in person.touches.values()]
+        facts = ConversionFacts(c.conversion_id, c.time, c.revenue - c.refunded, c.currency or "CNY")
         journey, per_model = attribute_journey(facts, touches, self.config.models, self.config.windows_for(kind))
         # A 64-bit hash of what would be written, not the rows themselves: change detection for ~100x less memory.
         # The journey and each model's shares and parts say exactly what the credit rows would (position = index).
@@ -264,69 +308,43 @@ class AppEngine:
         if signature == c.signature:
             return
         c.signature = signature
-        n = len(journey)
-        touch_count = n if per_model else 0
-        out.conversions.append(self._conversion_row(c, kind, user_key, touch_count, version, deleted=False))
-        credits, app_id, conversion_id, at, currency = out.credits, self.app_id, c.conversion_id, c.time, c.currency
-        for model, shares, parts in per_model:
-            if not journey:
-                credits.append(CreditRow(
-                    app_id, conversion_id, kind, at, user_key, model, "", None, 0, 0, DIRECT_CHANNEL,
-                    DIRECT_CHANNEL, "", "", shares[0], parts[0], currency, version, False,
-                ))
-                continue
-            for i, (t, share, part) in enumerate(zip(journey, shares, parts, strict=True)):
-                if share == 0.0:
-                    continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
-                credits.append(CreditRow(
-                    app_id, conversion_id, kind, at, user_key, model, t.touchpoint_id, t.time, i, n,
-                    t.channel_type, t.channel, t.campaign, t.creative, share, part, currency, version, False,
-                ))
+        touch_count = len(journey) if per_model else 0
+        out.conversions.append(conversion_row(self.app_id, c, kind, user_key, touch_count, version, deleted=False))
+        credit_rows(self.app_id, c, kind, user_key, journey, per_model, version, out.credits)
 
     def _reachable(self, person: Person, touch: Touchpoint) -> set[str]:
         if not person.conversions:
             return set()
         start = touch.time
         end = start + self.config.longest_window
-        final_before = self._final_before
         return {
-            cid for cid, c in person.conversions.items()
-            if start <= c.time <= end and (final_before is None or not c.time < final_before)
+            cid for cid, c in person.conversions.items() if start <= c.time <= end and not self.final(c, person)
         }
 
-    def _live_click(self, click_id: str) -> AdClick | None:
-        """A stored ad click, unless it is past the horizon (then it is as good as evicted, evicted yet or not)."""
-        click = self.ad_clicks.get(click_id)
-        return None if click is None or self._too_late_to_touch(click.time) else click
+    def final(self, c: Conversion, person: Person) -> bool:
+        """Past the allowed lateness a conversion's credits never change again, evicted yet or not.
 
-    def _final(self, conversion_time: datetime) -> bool:
-        """Past the allowed lateness a conversion's credits never change again, evicted yet or not."""
-        return self._final_before is not None and conversion_time < self._final_before
+        Measured against the app's newest event, or, for a conversion that arrived past it (a history import),
+        against its person's newest event: a whole person sent late is then credited as if sent live.
+        """
+        if c.arrived_late:
+            return person.last_seen is not None and c.time < person.last_seen - self.config.allowed_lateness
+        return self._final_before is not None and c.time < self._final_before
 
-    def _too_late_to_touch(self, at: datetime) -> bool:
-        """A touch no open conversion can reach is dropped on arrival, as eviction would drop it."""
-        return self._touch_before is not None and at < self._touch_before
+    def alive(self, t: Touchpoint, person: Person) -> bool:
+        """Whether a touch can still be credited: by the app's clock, or its person's if it arrived late."""
+        if t.arrived_late:
+            return person.last_seen is None or t.time >= person.last_seen - self.reach
+        return self._touch_before is None or t.time >= self._touch_before
 
-    def _touch_row(self, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
-        return TouchpointRow(
-            self.app_id, t.touchpoint_id, t.identity, t.anonymous_id, user_key, t.time, t.kind, t.source,
-            t.channel_type, t.channel, t.campaign, t.creative, t.click_id, t.click_platform, t.signal, t.scene,
-            t.matched_click, version,
-        )
-
-    def _conversion_row(
-        self, c: Conversion, kind: str, user_key: str, touch_count: int, version: int, *, deleted: bool
-    ) -> ConversionRow:
-        return ConversionRow(
-            self.app_id, c.conversion_id, c.event_id, c.identity, user_key, kind, c.time, c.order_id, c.revenue,
-            c.currency, touch_count, version, deleted,
-        )
-
-    def _tombstone(self, c: Conversion, user_key: str, version: int) -> CreditRow:
-        return CreditRow(
-            self.app_id, c.conversion_id, "", c.time, user_key, "", "", None, 0, 0, "", "", "", "", 0.0,
-            Decimal(0), c.currency, version, True,
-        )
+    def _bound_late(self, person: Person) -> None:
+        """At most LATE_PER_PERSON late touches and late conversions per person: the oldest leave first."""
+        for items in (person.touches, person.conversions):
+            late = [(item.time, key) for key, item in items.items() if item.arrived_late]
+            if len(late) > LATE_PER_PERSON:
+                for _, key in sorted(late)[: len(late) - LATE_PER_PERSON]:
+                    del items[key]
+                    self.touch_identity.pop(key, None)
 
     # -- bounded state -------------------------------------------------------------------------------------
 
@@ -346,21 +364,36 @@ class AppEngine:
             self.evict(watermark)
 
     def evict(self, watermark: datetime) -> None:
-        """Forget what can no longer change: final conversions, unreachable touches, idle people."""
-        lateness, window = self.config.allowed_lateness, self.config.longest_window
-        conversions_before = watermark - lateness
-        touches_before = watermark - lateness - window
+        """Forget what can no longer change: final conversions, unreachable touches, idle people.
+
+        Judged as of the engine's watermark (`watermark` is where the hourly rhythm stands).
+        """
+        touches_before = watermark - self.config.allowed_lateness - self.config.longest_window
         people_before = watermark - self.config.identity_retention
         for user_key, person in list(self.persons.items()):
-            for conversion_id in [k for k, c in person.conversions.items() if c.time < conversions_before]:
+            # The same judgements as attribution's (late ones by their person's clock), so timing never matters.
+            for conversion_id in [k for k, c in person.conversions.items() if self.final(c, person)]:
                 del person.conversions[conversion_id]
-            for touch_id in [k for k, t in person.touches.items() if t.time < touches_before]:
+            for touch_id in [k for k, t in person.touches.items() if not self.alive(t, person)]:
                 del person.touches[touch_id]
                 self.touch_identity.pop(touch_id, None)
             if person.last_seen is not None and person.last_seen < people_before:
                 del self.persons[user_key]
                 self.graph.forget(user_key)
-        self.ad_clicks = {k: c for k, c in self.ad_clicks.items() if c.time >= touches_before}
+        self.clicks.evict(touches_before, self.touch_identity)
         self.conversion_ids = {k: t for k, t in self.conversion_ids.items() if t >= people_before}
-        waiting = {k: [t for t in v if t in self.touch_identity] for k, v in self.waiting.items()}
-        self.waiting = {k: v for k, v in waiting.items() if v}
+
+    def forget(self, user_key: str) -> None:
+        """A deletion request (stream/privacy.py): the person's ids, touches and conversions leave state, so a
+        later event of any of those ids starts a new person instead of reviving the deleted journey."""
+        ids = set(self.graph.members(user_key))
+        for book in (self.clicks.owners, self.clicks.late_owners):  # a claim names the person by a typed id
+            for click_id in [c for c, owner in book.items() if owner.identity in ids]:
+                del book[click_id]
+        person = self.persons.pop(user_key, None)
+        if person is not None:
+            for touch_id in person.touches:
+                self.touch_identity.pop(touch_id, None)
+            for conversion_id in person.conversions:
+                self.conversion_ids.pop(conversion_id, None)
+        self.graph.forget(user_key)

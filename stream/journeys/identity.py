@@ -1,8 +1,16 @@
 """The identity graph of one app: which ids (device, openid, unionid, login, phone hash) are one person.
 
 Ids are typed strings: `anon:…`, `openid:…`, `unionid:…`, `uid:…`, `phone:…`. Any event carrying two of them
-links them (union-find). A person's `user_key` is the key of the component's oldest id (first seen earliest,
-then the smaller key), so it is stable: merging never renames the older person, only the newer one.
+links them (union-find).
+
+An openid names a person on one platform's one mini-program only, so the same string on two platforms is two
+people: WeChat's keep the plain `openid:…` / `unionid:…` (as stored before other platforms existed, so stored
+identities restore unchanged); another platform's carry it, `openid@douyin:…`, `unionid@baidu:…`. The platform is
+the event's `context.platform`; an event without one (an ad-platform webhook) is WeChat's. There is no
+cross-platform id: a unionid joins one company's apps within its own platform only.
+
+A person's `user_key` is the key of the component's oldest id (first seen earliest, then the smaller key), so it
+is stable: merging never renames the older person, only the newer one.
 
 One rule keeps merges sane: a person has at most one login `uid`. Two components that each carry a different
 uid are never merged (a shared phone or tablet used by two accounts); the event then belongs to the component
@@ -18,18 +26,29 @@ from datetime import datetime
 STRENGTH = {"uid": 5, "unionid": 4, "openid": 3, "phone": 2, "anon": 1}
 
 
-_ID_FIELDS = (("user_id", "uid:"), ("unionid", "unionid:"), ("openid", "openid:"), ("phone_hash", "phone:"),
-              ("anonymous_id", "anon:"))
+WECHAT = "wechat"
+_ID_FIELDS = (("user_id", "uid"), ("unionid", "unionid"), ("openid", "openid"), ("phone_hash", "phone"),
+              ("anonymous_id", "anon"))
+_PER_PLATFORM = frozenset({"unionid", "openid"})  # ids a platform issues; login, phone and device are ours
 
 
 def ids_of(event: dict[str, object]) -> list[str]:
     """The typed ids an event carries, strongest first."""
+    context = event.get("context")
+    platform = context.get("platform") if isinstance(context, dict) else None
+    suffix = f"@{platform}" if isinstance(platform, str) and platform and platform != WECHAT else ""
     ids = []
-    for field_name, prefix in _ID_FIELDS:
+    for field_name, kind in _ID_FIELDS:
         value = event.get(field_name)
         if isinstance(value, str) and value:
-            ids.append(prefix + value)
+            ids.append(f"{kind}{suffix if kind in _PER_PLATFORM else ''}:{value}")
     return ids
+
+
+def platform_id_prefix_sql(kind: str) -> str:
+    """SQL of `ids_of`'s prefix of an `openid`/`unionid` for a row of `events` (whose `platform` is '' or the
+    platform): the views and the restore compute an event's person with it."""
+    return f"if(platform IN ('', '{WECHAT}'), '{kind}:', concat('{kind}@', platform, ':'))"
 
 
 def user_key_for(app_id: str, typed_id: str) -> str:

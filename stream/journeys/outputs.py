@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+
+from stream.journeys.state import TouchFacts
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,25 +26,12 @@ class IdentityRow:
 
 
 @dataclass(frozen=True, slots=True)
-class TouchpointRow:
-    app_id: str
-    touchpoint_id: str
-    identity: str  # the strongest id of the event that made the touch: maps it to its person after merges
-    anonymous_id: str
-    user_key: str
-    touch_time: datetime
-    kind: str  # click | view
-    source: str  # exposure | click | enter | ad_click | ad_impression
-    channel_type: str
-    channel: str
-    campaign: str
-    creative: str
-    click_id: str
-    click_platform: str
-    signal: str
-    scene: int
-    matched_click: bool
-    version: int
+class TouchpointRow(TouchFacts):
+    """A touchpoint as written: its facts, then its app, its person now and the version."""
+
+    app_id: str = field(kw_only=True)
+    user_key: str = field(kw_only=True)
+    version: int = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +49,8 @@ class ConversionRow:
     touch_count: int
     version: int
     deleted: bool
+    arrived_late: bool
+    refunded: Decimal = _ZERO  # revenue is the gross amount; net_revenue (a column default) = revenue - refunded
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +70,21 @@ class CreditRow:
     campaign: str
     creative: str
     credit: float
-    revenue_credit: Decimal
+    revenue_credit: Decimal  # the touch's part of the net revenue (after refunds)
     currency: str
     version: int
     deleted: bool
+    # Its part of the order's refunds, split with the same shares (stream.journeys.refunds.fill_refund_credits):
+    # revenue_credit + refund_credit is its part of the gross revenue.
+    refund_credit: Decimal = _ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRejection:
+    """A refund that is not applied, and why: written to `bad_events` (code `refund_rejected`)."""
+
+    event: dict[str, Any]
+    reason: str
 
 
 @dataclass(slots=True)
@@ -88,9 +93,11 @@ class EngineOutput:
     touchpoints: list[TouchpointRow] = field(default_factory=list)
     conversions: list[ConversionRow] = field(default_factory=list)
     credits: list[CreditRow] = field(default_factory=list)
+    rejections: list[RefundRejection] = field(default_factory=list)
 
     def extend(self, other: EngineOutput) -> None:
         self.identities.extend(other.identities)
         self.touchpoints.extend(other.touchpoints)
         self.conversions.extend(other.conversions)
         self.credits.extend(other.credits)
+        self.rejections.extend(other.rejections)

@@ -31,15 +31,28 @@ def _person_of(engine: AppEngine, identity: str) -> tuple[str, Person] | None:
 
 
 def restore_touch(engine: AppEngine, touch: Touchpoint) -> None:
+    """Touches in the order they were first written: the first visit carrying a click id claimed it."""
     found = _person_of(engine, touch.identity)
     if found is None:
         return
     _, person = found
+    if touch.click_id and not touch.shared_click and engine.clicks.owner(
+        touch.click_id, touch.time, engine.horizon, engine.reach
+    ) is None:
+        engine.clicks.claim(touch.click_id, touch.identity, touch.time, arrived_late=touch.arrived_late)
+    if not engine.alive(touch, person):
+        return  # read back for its claim only: a late touch its person's clock has passed
     person.touches[touch.touchpoint_id] = touch
     engine.touch_identity[touch.touchpoint_id] = touch.identity
-    if touch.click_id and not touch.matched_click:
+    if touch.click_id and not touch.matched_click and not touch.shared_click:
         engine.waiting.setdefault(touch.click_id, []).append(touch.touchpoint_id)
     _seen(person, touch.time)
+
+
+def restore_click_claim(engine: AppEngine, click_id: str, openid: str, time: datetime, *, late: bool) -> None:
+    """An ad platform's click that named its person, for a click id no visit has claimed."""
+    if engine.clicks.owner(click_id, time, engine.horizon, engine.reach) is None:
+        engine.clicks.claim(click_id, f"openid:{openid}", time, arrived_late=late)
 
 
 def restore_conversion(engine: AppEngine, conversion: Conversion) -> None:
@@ -48,6 +61,8 @@ def restore_conversion(engine: AppEngine, conversion: Conversion) -> None:
         return
     _, person = found
     conversion.signature = RESTORED
+    if engine.final(conversion, person):
+        return  # a late conversion its person's clock has passed (read back with the late ones)
     person.conversions[conversion.conversion_id] = conversion
     engine.conversion_ids[conversion.conversion_id] = conversion.time
     _seen(person, conversion.time)
@@ -58,7 +73,12 @@ def restore_closed_conversion(engine: AppEngine, conversion_id: str, time: datet
     engine.conversion_ids.setdefault(conversion_id, time)
 
 
-def restore_ad_click(engine: AppEngine, click: AdClick) -> None:
+def restore_ad_click(engine: AppEngine, click: AdClick, *, late: bool = False) -> None:
+    """`late`: it arrived past the horizon (held apart); restored in arrival order, the first one wins."""
+    if late:
+        if click.click_id not in engine.clicks.late:
+            engine.clicks.add(click, arrived_late=True)
+        return
     engine.ad_clicks.setdefault(click.click_id, click)
 
 
@@ -74,10 +94,12 @@ def restore_watermark(engine: AppEngine, watermark: datetime) -> None:
 
 def conversion_from_row(
     conversion_id: str, event_id: str, identity: str, conversion_type: str, time: datetime, order_id: str,
-    revenue: Decimal, currency: str,
+    revenue: Decimal, currency: str, *, arrived_late: bool = False,
 ) -> Conversion:
     family = FAMILIES.get(conversion_type, conversion_type)
-    return Conversion(conversion_id, event_id, identity, family, time, order_id, revenue, currency)
+    return Conversion(
+        conversion_id, event_id, identity, family, time, order_id, revenue, currency, arrived_late=arrived_late
+    )
 
 
 def _seen(person: Person, at: datetime) -> None:

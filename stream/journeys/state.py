@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,14 +10,16 @@ from typing import Any
 from stream.attribution.eligibility import Touch
 
 
-@dataclass(slots=True)
-class Touchpoint:
+@dataclass(frozen=True, slots=True)
+class TouchFacts:
+    """What a touchpoint is: the fields its engine state (`Touchpoint`) and its stored row share."""
+
     touchpoint_id: str
-    identity: str
+    identity: str  # the strongest id of the event that made the touch: maps it to its person after merges
     anonymous_id: str
-    time: datetime
-    kind: str
-    source: str
+    time: datetime  # the visit's event time (`touch_time` in ClickHouse)
+    kind: str  # click | view
+    source: str  # exposure | click | enter | ad_click | ad_impression
     channel_type: str
     channel: str
     campaign: str
@@ -25,30 +27,43 @@ class Touchpoint:
     click_id: str
     click_platform: str
     signal: str
-    scene: int
+    scene: str  # the platform's scene text ("1007", "021001"); "" when none
     matched_click: bool = False
+    shared_click: bool = False  # carried another person's click id: resolved by its other signals
+    # Arrived past the allowed lateness (a history import): kept while its person's own clock can reach it.
+    arrived_late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Touchpoint(TouchFacts):
+    """A touch in the engine's state: replaced, never changed, when its ad click arrives (`enriched`)."""
+
     # Its attribution view, built once: every conversion of the person re-reads all of its touches (rebuilding
-    # them, with Touch's validation, was ~3% of the processor's samples). `enrich` is the only mutation: it drops it.
+    # them, with Touch's validation, was ~3% of the processor's samples).
     _touch: Touch | None = field(default=None, compare=False, repr=False)
 
     def as_touch(self) -> Touch:
         touch = self._touch
         if touch is None:
-            touch = self._touch = Touch(
+            touch = Touch(
                 self.touchpoint_id, self.time, self.channel, "view" if self.kind == "view" else "click",
                 self.channel_type, self.campaign, self.creative,
             )
+            object.__setattr__(self, "_touch", touch)  # a cache of what the frozen fields say
         return touch
 
-    def enrich(self, click: AdClick) -> None:
+    def enriched(self, click: AdClick) -> Touchpoint:
         """The visit and the ad platform's click are one touch: the click's campaign facts win."""
-        self.matched_click = True
-        self.channel_type = click.channel_type or self.channel_type
-        self.channel = click.channel or self.channel
-        self.campaign = click.campaign or self.campaign
-        self.creative = click.creative or self.creative
-        self.click_platform = click.platform or self.click_platform
-        self._touch = None
+        return replace(
+            self,
+            matched_click=True,
+            channel_type=click.channel_type or self.channel_type,
+            channel=click.channel or self.channel,
+            campaign=click.campaign or self.campaign,
+            creative=click.creative or self.creative,
+            click_platform=click.platform or self.click_platform,
+            _touch=None,
+        )
 
 
 @dataclass(slots=True)
@@ -73,6 +88,9 @@ class Conversion:
     revenue: Decimal
     currency: str
     signature: Any = None  # hash of what was last emitted; None = nothing current in ClickHouse
+    # Arrived past the allowed lateness: open while its person's own clock is within the lateness of it.
+    arrived_late: bool = False
+    refunded: Decimal = Decimal(0)  # the sum of its accepted refunds: credits split `revenue - refunded`
 
 
 @dataclass(slots=True)

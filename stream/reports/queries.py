@@ -1,6 +1,6 @@
 """The SQL of each report: pure functions from validated parameters to query text.
 
-Reports read the analytics views (schemas/ddl/004-007, documented in docs/queries.md) with literal arguments;
+Reports read the analytics views (schemas/views/, documented in docs/queries.md) with literal arguments;
 the figures are computed there, so an analyst who runs the cookbook query gets what the report shows.
 """
 
@@ -19,7 +19,8 @@ LEVEL_COLUMNS = {
     "creative": ("channel_type", "channel", "campaign", "creative"),
 }
 BEHAVIOUR_PATH_STEPS = 6
-# The layers of the `user_layers` view (schemas/ddl/006), in its order; a unit test holds the DDL to this list.
+# The layers of the `user_layers` view, in its order (schemas/views/15_user_layer_counts.sql); a unit test
+# holds the view to this list.
 USER_LAYERS = ("new", "active", "dormant", "churned")
 
 
@@ -57,6 +58,7 @@ def channels_sql(p: ReportParams) -> str:
     dims = ", ".join(LEVEL_COLUMNS[p.level])
     return (
         f"SELECT {dims}, sum(acquisitions) AS acquisitions, sum(conversions) AS conversions, sum(orders) AS orders,"
+        " sum(gross_revenue) AS gross_revenue, sum(refunds) AS refunds,"
         f" sum(revenue) AS revenue, sum(spend) AS spend FROM {_performance(p)}"
         f" GROUP BY {dims} ORDER BY spend DESC, revenue DESC, {dims}"
     )
@@ -136,3 +138,17 @@ def top_sharers_sql(p: ReportParams) -> str:
         f" FROM {view_call('top_sharers', **_range(p))}"
         f" ORDER BY users_brought DESC, revenue DESC, sharer_key LIMIT {p.limit}"
     )
+
+
+# The columns of the `attribution_health` view (schemas/views/26_attribution_health.sql), in its order; an
+# integration test holds them to it.
+HEALTH_COLUMNS = (
+    "day", "events", "clock_corrected", "clock_corrected_share", "clock_clamped", "clock_clamped_share",
+    "late_events", "late_share", "duplicates_absorbed", "ad_clicks", "unmatched_clicks", "click_visits",
+    "visits_without_click", "shared_click_visits", "reused_click_ids", "conversions", "direct_conversions",
+    "direct_share",
+)
+
+
+def health_sql(p: ReportParams) -> str:
+    return f"SELECT {', '.join(HEALTH_COLUMNS)} FROM {view_call('attribution_health', **_range(p))} ORDER BY day"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from stream.readonly import read_only_settings
-from stream.reports import queries, shapes
-from stream.reports.names import REPORT_NAMES
+from stream.reports import population, population_sql, postbacks_sql, queries, shapes
+from stream.reports.names import DATA_DRIVEN_MODELS, REPORT_NAMES
 from stream.reports.params import ReportParamError, ReportParams
 
 Report = Callable[["ReportService", ReportParams], dict[str, Any]]
@@ -32,6 +32,9 @@ class ReportService:
 
     def check_model(self, p: ReportParams) -> None:
         """A misspelt model would give a report of zeros that looks real; an app without credits yet is fine."""
+        if p.model in DATA_DRIVEN_MODELS:
+            msg = f"{p.model} is a population model: only the channels report has it (it has no per-day figures)"
+            raise ReportParamError(msg)
         models = self.models(p.app)
         if models and p.model not in models:
             msg = f"model {p.model!r} has no credits for app {p.app!r}; models: {', '.join(models)}"
@@ -43,6 +46,7 @@ class ReportService:
         return {
             "app": p.app,
             "models": self.models(p.app),
+            "data_driven_models": list(DATA_DRIVEN_MODELS),
             "currency": self.currency(p.app),
             "date_from": p.date_from.isoformat(),
             "date_to": p.date_to.isoformat(),
@@ -51,6 +55,8 @@ class ReportService:
         }
 
     def channels(self, p: ReportParams) -> dict[str, Any]:
+        if p.model in DATA_DRIVEN_MODELS:
+            return self.population_channels(p)
         self.check_model(p)
         dims = queries.LEVEL_COLUMNS[p.level]
         rows, totals = shapes.channel_rows(self.rows(queries.channels_sql(p)), dims)
@@ -58,6 +64,25 @@ class ReportService:
             **_header(p),
             "model": p.model, "level": p.level, "acquisition": p.acquisition, "allocation": p.allocation,
             "currency": self.currency(p.app), "rows": rows, "totals": totals,
+        }
+
+    def population_channels(self, p: ReportParams) -> dict[str, Any]:
+        """Markov or Shapley credits per channel over the current paths of `conversion_types` (population.py)."""
+        if p.level != "channel":
+            msg = f"{p.model} credits channels: use level=channel (got {p.level})"
+            raise ReportParamError(msg)
+        result = population.population_credits(
+            p.model, self.rows(population_sql.converting_paths_sql(p)), self.rows(population_sql.open_paths_sql(p)),
+            p.acquisition,
+        )
+        spend = {r["channel"]: float(r["spend"] or 0) for r in self.rows(population_sql.channel_spend_sql(p))}
+        types = {r["channel"]: str(r["channel_type"]) for r in self.rows(population_sql.channel_types_sql(p))}
+        rows, totals = shapes.channel_rows(population.channel_rows(result, spend, types), ("channel_type", "channel"))
+        return {
+            **_header(p),
+            "model": p.model, "level": p.level, "acquisition": p.acquisition, "allocation": p.allocation,
+            "currency": self.currency(p.app), "rows": rows, "totals": totals,
+            "population": shapes.population_summary(result, p.conversion_types),
         }
 
     def trend(self, p: ReportParams) -> dict[str, Any]:
@@ -89,6 +114,19 @@ class ReportService:
             **_header(p),
             "segments": shapes.plain_rows(self.rows(queries.rfm_segments_sql(p))),
             "layers": shapes.plain_rows(self.rows(queries.layers_sql(p))),
+        }
+
+    def health(self, p: ReportParams) -> dict[str, Any]:
+        return {**_header(p), "rows": shapes.plain_rows(self.rows(queries.health_sql(p)))}
+
+    def postbacks(self, p: ReportParams) -> dict[str, Any]:
+        """Conversion postbacks (docs/postbacks.md): status counts, latency, last errors, re-attributed ones."""
+        return {
+            **_header(p),
+            "statuses": shapes.plain_rows(self.rows(postbacks_sql.status_counts_sql(p))),
+            "latency": shapes.plain_rows(self.rows(postbacks_sql.latency_sql(p))),
+            "last_errors": shapes.plain_rows(self.rows(postbacks_sql.last_errors_sql(p))),
+            "reattributed": shapes.plain_rows(self.rows(postbacks_sql.reattributed_sql(p))),
         }
 
     def shares(self, p: ReportParams) -> dict[str, Any]:

@@ -12,10 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from stream.attribution.models import STANDARD_KINDS
+from stream.reports.population import PopulationCredits
 
 Row = Mapping[str, Any]
-MONEY = ("revenue", "spend", "cac", "avg_monetary")
-SUMMED = ("acquisitions", "conversions", "orders", "revenue", "spend")
+MONEY = ("gross_revenue", "refunds", "revenue", "spend", "cac", "avg_monetary")
+# `revenue` is net of refunds (gross_revenue - refunds): ROAS and ROI are on it.
+SUMMED = ("acquisitions", "conversions", "orders", "gross_revenue", "refunds", "revenue", "spend")
 
 
 def number(value: Any, digits: int = 4) -> float | None:
@@ -48,7 +50,7 @@ def channel_rows(rows: Sequence[Row], dims: Sequence[str]) -> tuple[list[dict[st
     out = []
     sums = dict.fromkeys(SUMMED, 0.0)
     for row in rows:
-        values = {name: float(row[name] or 0) for name in SUMMED}
+        values = {name: float(row.get(name) or 0) for name in SUMMED}
         for name in SUMMED:
             sums[name] += values[name]
         shaped: dict[str, Any] = {dim: row[dim] for dim in dims}
@@ -121,3 +123,19 @@ def plain_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 shaped[name] = value
         out.append(shaped)
     return out
+
+
+def population_summary(result: PopulationCredits, conversion_types: Sequence[str]) -> dict[str, Any]:
+    """What a data-driven channels report modelled: its conversion types, the Markov chain's figures, the caps."""
+    left = result.left
+    return {
+        "conversion_types": list(conversion_types),
+        "conversion_probability": number(result.conversion_probability),
+        "removal_effects": None if result.removal_effects is None else {
+            channel: number(effect) for channel, effect in sorted(result.removal_effects.items())},
+        "folded_channels": list(result.folded),
+        "left_out": {
+            "converting_paths": left.converting_paths, "conversions": number(left.conversions),
+            "revenue": money(left.revenue), "open_paths": left.open_paths, "open_journeys": number(left.open_journeys),
+        },
+    }

@@ -363,7 +363,8 @@ def test_dashboard_draws_every_report_and_switches_models(
 
         assert view.text("scope") == "shop · 2026-10-01 – 2026-10-31 · CNY"
         options = view.page.eval_on_selector_all('[data-testid="model-select"] option', "os => os.map(o => o.value)")
-        assert options == list(MODELS)  # the models present in the credits, standard order
+        # The models present in the credits, standard order, then the population models.
+        assert options == [*MODELS, "markov", "shapley"]
 
         assert view.table("channels-table") == CHANNELS_FIRST_TOUCH
         channels = view.chart("channels-chart")

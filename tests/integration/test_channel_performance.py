@@ -165,12 +165,14 @@ def test_channels_report_per_model(report_server: str) -> None:
     rows = {r["channel"]: r for r in body["rows"]}
     # first_touch, channel level: douyin acquisitions R1 + R2 + R3 + R4 = 4, revenue ¥100 (O1), spend 170 + 30.
     assert rows["douyin"] == {"channel_type": "paid", "channel": "douyin", "acquisitions": 4.0, "conversions": 5.0,
-                              "orders": 1.0, "revenue": 100.0, "spend": 200.0, "cac": 50.0, "roas": 0.5, "roi": -0.5}
+                              "orders": 1.0, "gross_revenue": 100.0, "refunds": 0.0, "revenue": 100.0, "spend": 200.0,
+                              "cac": 50.0, "roas": 0.5, "roi": -0.5}
     assert rows["tencent_ads"]["spend"] == 40.0
     assert rows["tencent_ads"]["cac"] is None
     assert [r["channel"] for r in body["rows"]] == ["douyin", "tencent_ads"]  # by spend, descending
-    assert body["totals"] == {"acquisitions": 4.0, "conversions": 5.0, "orders": 1.0, "revenue": 100.0,
-                              "spend": 240.0, "cac": 60.0, "roas": 0.4167, "roi": -0.5833}
+    assert body["totals"] == {"acquisitions": 4.0, "conversions": 5.0, "orders": 1.0, "gross_revenue": 100.0,
+                              "refunds": 0.0, "revenue": 100.0, "spend": 240.0, "cac": 60.0, "roas": 0.4167,
+                              "roi": -0.5833}
     linear = get(report_server, "channels", app="shop", model="linear", level="channel_type",
                  **{"from": "2026-11-01"}).json()
     types = {r["channel_type"]: r for r in linear["rows"]}
@@ -213,8 +215,10 @@ def test_report_command_prints_the_same_figures(report_server: str, capsys: pyte
                  "--url", report_server, "--key", "analyst-key-0123456789", "--format", "csv"])
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "channel_type,channel,acquisitions,conversions,orders,revenue,spend,cac,roas,roi"
-    assert lines[1] == "paid,douyin,4.0,5.0,1.0,100.0,200.0,50.0,0.5,-0.5"
+    assert lines[0] == (
+        "channel_type,channel,acquisitions,conversions,orders,gross_revenue,refunds,revenue,spend,cac,roas,roi"
+    )
+    assert lines[1] == "paid,douyin,4.0,5.0,1.0,100.0,0.0,100.0,200.0,50.0,0.5,-0.5"
     assert main(["report", "channels", "--app", "other", "--url", report_server,
                  "--key", "analyst-key-0123456789"]) == 1
     assert "403: this analyst key does not cover app 'other'" in capsys.readouterr().err

@@ -134,3 +134,61 @@ export function renderPaths(table, paths, currency) {
     tbody.append(tr);
   }
 }
+
+/** A count with its share of the day, "2 (33.3%)"; the share is left out when there is nothing to divide by. */
+function countWithShare(count, share) {
+  return share === null || share === undefined ? quantity(count) : `${quantity(count)} (${percent(share)})`;
+}
+
+/** One row per day of the range (the API zero-fills), oldest first. */
+/** The postbacks card: one row per day, integration and status; `latency` rows become the note under it. */
+export function renderPostbacks(table, rows, latency, note) {
+  const tbody = table.tBodies[0];
+  tbody.replaceChildren();
+  if (rows.length === 0) emptyRow(tbody, 7, "No postbacks decided in this range.");
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.status = row.status;
+    tr.append(
+      cell("th", row.day, { header: true }), cell("td", row.integration_id), cell("td", row.platform),
+      cell("td", row.status, { field: "status", value: row.status }),
+      cell("td", quantity(row.intents), { numeric: true, field: "intents", value: row.intents }),
+      cell("td", quantity(row.reattributed), { numeric: true, field: "reattributed", value: row.reattributed }),
+      cell("td", quantity(row.withdrawn), { numeric: true, field: "withdrawn", value: row.withdrawn }),
+    );
+    tbody.append(tr);
+  }
+  note.textContent = latency.map((l) => `${l.integration_id}: p50 ${l.p50_ms} ms, p95 ${l.p95_ms} ms `
+    + `over ${quantity(l.attempts)} attempts`).join("; ");
+  note.hidden = latency.length === 0;
+}
+
+export function renderHealth(table, rows) {
+  const tbody = table.tBodies[0];
+  tbody.replaceChildren();
+  if (rows.length === 0) {
+    emptyRow(tbody, 13, "No days in this range.");
+    return;
+  }
+  const figure = (field, text, value) => cell("td", text, { numeric: true, field, value });
+  for (const row of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.day = row.day;
+    tr.append(
+      cell("th", row.day, { header: true }),
+      figure("events", quantity(row.events), row.events),
+      figure("clock_corrected", countWithShare(row.clock_corrected, row.clock_corrected_share), row.clock_corrected),
+      figure("clock_clamped", countWithShare(row.clock_clamped, row.clock_clamped_share), row.clock_clamped),
+      figure("late_events", countWithShare(row.late_events, row.late_share), row.late_events),
+      figure("duplicates_absorbed", quantity(row.duplicates_absorbed), row.duplicates_absorbed),
+      figure("ad_clicks", quantity(row.ad_clicks), row.ad_clicks),
+      figure("unmatched_clicks", quantity(row.unmatched_clicks), row.unmatched_clicks),
+      figure("visits_without_click", quantity(row.visits_without_click), row.visits_without_click),
+      figure("shared_click_visits", quantity(row.shared_click_visits), row.shared_click_visits),
+      figure("reused_click_ids", quantity(row.reused_click_ids), row.reused_click_ids),
+      figure("conversions", quantity(row.conversions), row.conversions),
+      figure("direct_conversions", countWithShare(row.direct_conversions, row.direct_share), row.direct_conversions),
+    );
+    tbody.append(tr);
+  }
+}

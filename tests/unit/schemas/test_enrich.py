@@ -171,6 +171,8 @@ def raw_event(type_: str = "enter", **fields: Any) -> dict[str, Any]:
     }
     if type_ in ("convert", "repurchase"):
         raw["properties"] = {"order_id": "o-1", "revenue": 19.9, "sku": "A"}
+    if type_ == "refund":
+        raw["properties"] = {"order_id": "o-1", "amount": 5}
     if type_ == "identify":
         raw["phone"] = "+8613800138000"
     if type_ == "custom":

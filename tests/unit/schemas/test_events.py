@@ -22,7 +22,9 @@ from schemas.events import (
     EVENT_MODELS,
     EVENT_TYPES,
     LIFECYCLE_TYPES,
+    MONEY_TYPES,
     PURCHASE_TYPES,
+    REFUND_TYPES,
     ConvertEvent,
     EnterEvent,
     IdentifyEvent,
@@ -39,6 +41,8 @@ def event(type_: str = "enter", **fields: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {"event_id": "e-1", "type": type_, "timestamp": TS_MS, "anonymous_id": "anon-1"}
     if type_ in PURCHASE_TYPES:
         raw["properties"] = {"order_id": "o-1", "revenue": "10"}
+    if type_ in REFUND_TYPES:
+        raw["properties"] = {"order_id": "o-1", "amount": "10"}
     if type_ == "identify":
         raw["user_id"] = "u-1"
     if type_ == "custom":
@@ -79,12 +83,14 @@ def problem_fields(raw: Any) -> list[str]:
 
 def test_type_lists() -> None:
     assert tuple(EVENT_MODELS) == EVENT_TYPES
-    assert len(EVENT_TYPES) == 11
+    assert len(EVENT_TYPES) == 12
     assert LIFECYCLE_TYPES == ("exposure", "click", "enter", "register", "activate", "convert", "repurchase")
     assert CONVERSION_TYPES == ("register", "activate", "convert", "repurchase")
     assert set(CONVERSION_TYPES) <= set(LIFECYCLE_TYPES)
     assert "retain" not in EVENT_TYPES  # retention is derived downstream, never sent
     assert PURCHASE_TYPES == ("convert", "repurchase")
+    assert REFUND_TYPES == ("refund",)
+    assert MONEY_TYPES == ("convert", "repurchase", "refund")
 
 
 @pytest.mark.parametrize("type_", EVENT_TYPES)
@@ -260,7 +266,9 @@ def test_limit_messages_name_the_limit_and_what_was_sent() -> None:
     assert "at most 512 characters" in detail["message"]
     assert "(513 characters)" in detail["message"]
     [detail] = problems(event(context={"scene": 10000}))
-    assert detail["message"] == "Input should be less than or equal to 9999; got 10000"
+    assert detail["message"] == (
+        "wechat scenes are integers 1000..9999 (or the same number as a 4-digit string, e.g. '1007'); got 10000"
+    )
     [detail] = problems(event(context={"query": {f"k{i}": "v" for i in range(65)}}))
     assert detail["field"] == "context.query"
     assert "at most 64 items" in detail["message"]

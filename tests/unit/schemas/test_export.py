@@ -20,7 +20,7 @@ def files(directory: Path) -> dict[str, bytes]:
 def test_export_writes_every_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--out", str(tmp_path)]) == 0
     assert sorted(files(tmp_path)) == EXPECTED_FILES
-    assert "wrote 13 of 13" in capsys.readouterr().out
+    assert "wrote 14 of 14" in capsys.readouterr().out
 
 
 def test_export_is_deterministic(tmp_path: Path) -> None:

@@ -414,7 +414,7 @@ def test_a_late_ad_click_enriches_the_visit_and_re_attributes(run: Recorder) -> 
     [enriched] = click.touchpoints
     assert (enriched.touchpoint_id, enriched.version, enriched.matched_click) == ("e1", 30, True)
     assert (enriched.campaign, enriched.creative, enriched.channel) == ("camp9", "cr3", "tencent_ads")
-    assert enriched.touch_time == day(1)  # the visit's time, not the click's
+    assert enriched.time == day(1)  # the visit's time, not the click's
     assert [(c.conversion_id, c.version, c.touch_count) for c in click.conversions] == [("order:o1", 30, 1)]
     assert {(r.model, r.touchpoint_id, r.campaign, r.creative, r.credit, r.version) for r in click.credits} == {
         (m, "e1", "camp9", "cr3", 1.0, 30) for m in BUILTIN

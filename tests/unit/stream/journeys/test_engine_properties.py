@@ -76,9 +76,9 @@ def check_credits_point_at_written_touchpoints(total: EngineOutput) -> None:
         t = max(written, key=lambda t: t.version)
         # The credit carries the touchpoint as last written (an ad click re-writes it enriched).
         assert (c.touch_time, c.channel, c.channel_type, c.campaign, c.creative) == (
-            t.touch_time, t.channel, t.channel_type, t.campaign, t.creative
+            t.time, t.channel, t.channel_type, t.campaign, t.creative
         )
-        assert t.touch_time <= c.conversion_time
+        assert t.time <= c.conversion_time
 
 
 @SETTINGS

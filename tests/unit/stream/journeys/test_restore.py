@@ -12,7 +12,7 @@ from those, both engines must write the same rows, versions included.
 
 from __future__ import annotations
 
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from stream.journeys.config import AttributionConfig
 from stream.journeys.engine import AppEngine, parse_time
+from stream.journeys.identity import ids_of
 from stream.journeys.outputs import ConversionRow, CreditRow, EngineOutput
 from stream.journeys.restore import (
     conversion_from_row,
@@ -29,6 +30,7 @@ from stream.journeys.restore import (
     restore_conversion,
     restore_first,
     restore_identity,
+    restore_person,
     restore_touch,
     restore_watermark,
 )
@@ -52,8 +54,11 @@ Content = tuple[Any, ...]
 
 
 def restore_from_rows(
-    stored: EngineOutput, ad_clicks: list[dict[str, Any]], watermark: datetime, config: AttributionConfig
+    stored: EngineOutput, ad_clicks: list[dict[str, Any]], watermark: datetime, config: AttributionConfig,
+    events: list[dict[str, Any]] | None = None, late_clicks: frozenset[str] = frozenset(),
 ) -> AppEngine:
+    """`events`: the prefix, for each person's last event time; `late_clicks`: event ids of the ad clicks that
+    arrived past the horizon (the `arrived_late` of their events rows)."""
     engine = make_engine(config)
     restore_watermark(engine, watermark)
     touches_since = watermark - config.allowed_lateness - config.longest_window
@@ -62,8 +67,17 @@ def restore_from_rows(
     first_seen: dict[str, datetime] = {}
     for row in stored.identities:
         first_seen[row.typed_id] = min(first_seen.get(row.typed_id, row.first_seen), row.first_seen)
-    for typed_id, row in sorted(latest_identities(stored.identities).items()):
+    identities = latest_identities(stored.identities)
+    for typed_id, row in sorted(identities.items()):
         restore_identity(engine, typed_id, row.user_key, first_seen[typed_id])
+    last_seen: dict[str, datetime] = {}
+    for event in events or []:
+        ids = ids_of(event)
+        if event["type"] != "ad_click" and ids and ids[0] in identities:
+            key, at = identities[ids[0]].user_key, parse_time(event["event_time"])
+            last_seen[key] = max(last_seen.get(key, at), at)
+    for key, at in last_seen.items():
+        restore_person(engine, key, at)
 
     latest = latest_conversions(stored.conversions)
     firsts: dict[tuple[str, str], tuple[datetime, str]] = {}
@@ -74,24 +88,29 @@ def restore_from_rows(
     for (identity, kind), (time, conversion_id) in sorted(firsts.items()):
         restore_first(engine, identity, "purchase" if kind == "convert" else kind, time, conversion_id)
 
-    for t in latest_touchpoints(stored.touchpoints).values():
-        if t.touch_time >= touches_since:
-            restore_touch(engine, Touchpoint(
-                t.touchpoint_id, t.identity, t.anonymous_id, t.touch_time, t.kind, t.source, t.channel_type,
-                t.channel, t.campaign, t.creative, t.click_id, t.click_platform, t.signal, t.scene, t.matched_click,
-            ))
-    for c in latest.values():
-        if not c.deleted and c.conversion_time >= conversions_since:
-            restore_conversion(engine, conversion_from_row(
-                c.conversion_id, c.event_id, c.identity, c.conversion_type, c.conversion_time, c.order_id,
-                c.revenue, c.currency,
-            ))
     for click in ad_clicks:
-        at = parse_time(click["event_time"])
-        if at >= touches_since:
+        at, late = parse_time(click["event_time"]), click["event_id"] in late_clicks
+        if at >= touches_since or late:
             restore_ad_click(engine, AdClick(
                 click["click_id"], at, click.get("platform") or "", click.get("channel_type") or "paid",
                 click.get("channel") or "", click.get("campaign") or "", click.get("creative") or "",
+            ), late=late)
+    first_written: dict[str, int] = {}
+    for row in stored.touchpoints:
+        first_written[row.touchpoint_id] = min(first_written.get(row.touchpoint_id, row.version), row.version)
+    touches = sorted(latest_touchpoints(stored.touchpoints).values(), key=lambda t: first_written[t.touchpoint_id])
+    for t in touches:
+        if t.time >= touches_since or t.arrived_late:
+            restore_touch(engine, Touchpoint(
+                t.touchpoint_id, t.identity, t.anonymous_id, t.time, t.kind, t.source, t.channel_type,
+                t.channel, t.campaign, t.creative, t.click_id, t.click_platform, t.signal, t.scene, t.matched_click,
+                t.shared_click, t.arrived_late,
+            ))
+    for c in latest.values():
+        if not c.deleted and (c.conversion_time >= conversions_since or c.arrived_late):
+            restore_conversion(engine, conversion_from_row(
+                c.conversion_id, c.event_id, c.identity, c.conversion_type, c.conversion_time, c.order_id,
+                c.revenue, c.currency, arrived_late=c.arrived_late,
             ))
     return engine
 
@@ -101,8 +120,8 @@ def restore_from_rows(
 
 def conversion_content(row: ConversionRow, credits: list[CreditRow]) -> Content:
     """Everything a conversion write says, except its version."""
-    head = (*astuple(row)[:-2], row.deleted)
-    body = sorted((*astuple(c)[:-2], c.deleted) for c in credits)
+    head = astuple(replace(row, version=0))
+    body = sorted(astuple(replace(c, version=0)) for c in credits)
     return (head, tuple(body))
 
 
@@ -130,9 +149,14 @@ def continue_both(
 ) -> tuple[list[EngineOutput], list[EngineOutput]]:
     config = config or AttributionConfig()
     a = Recorder(make_engine(config))
-    a.feed(prefix)
+    late_clicks = set()
+    for event in prefix:
+        if a.engine.fold(event, a.version + a.step, a.total) and event["type"] == "ad_click":
+            late_clicks.add(event["event_id"])
+        a.version += a.step
     watermark = max(parse_time(e["event_time"]) for e in prefix)
-    b_engine = restore_from_rows(a.total, [e for e in prefix if e["type"] == "ad_click"], watermark, config)
+    clicks = [e for e in prefix if e["type"] == "ad_click"]
+    b_engine = restore_from_rows(a.total, clicks, watermark, config, prefix, frozenset(late_clicks))
     b = Recorder(b_engine, version=a.version)
 
     store_a, store_b = Store(a.total), Store(a.total)

@@ -57,7 +57,7 @@ def test_literals_are_quoted_whatever_they_hold() -> None:
 def test_totals_recompute_ratios_from_sums() -> None:
     rows = [
         {"channel_type": "paid", "channel": "douyin", "acquisitions": 2.0, "conversions": 3.0, "orders": 1.0,
-         "revenue": 90.0, "spend": 30.0},
+         "gross_revenue": 100.0, "refunds": 10.0, "revenue": 90.0, "spend": 30.0},
         {"channel_type": "social", "channel": "wechat_share", "acquisitions": 1.0, "conversions": 1.0, "orders": 0.0,
          "revenue": 0.0, "spend": 0.0},
     ]
@@ -66,8 +66,8 @@ def test_totals_recompute_ratios_from_sums() -> None:
     assert (shaped[0]["roas"], shaped[0]["roi"]) == (3.0, 2.0)  # 90 / 30, (90 - 30) / 30
     assert (shaped[1]["cac"], shaped[1]["roas"], shaped[1]["roi"]) == (0.0, None, None)
     # The total CAC is 30 / 3 = 10, not the mean of 15 and 0.
-    assert totals == {"acquisitions": 3.0, "conversions": 4.0, "orders": 1.0, "revenue": 90.0, "spend": 30.0,
-                      "cac": 10.0, "roas": 3.0, "roi": 2.0}
+    assert totals == {"acquisitions": 3.0, "conversions": 4.0, "orders": 1.0, "gross_revenue": 100.0,
+                      "refunds": 10.0, "revenue": 90.0, "spend": 30.0, "cac": 10.0, "roas": 3.0, "roi": 2.0}
 
 
 def test_trend_fills_missing_days_and_models_are_ordered() -> None:

@@ -1,0 +1,60 @@
+"""The rows the engine emits for its state: a touchpoint, a conversion, its credits under every model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import fields
+from decimal import Decimal
+from operator import attrgetter
+
+from stream.attribution.credits import DIRECT_CHANNEL
+from stream.attribution.eligibility import Touch
+from stream.journeys.outputs import ConversionRow, CreditRow, TouchpointRow
+from stream.journeys.state import Conversion, TouchFacts, Touchpoint
+
+_facts = attrgetter(*(f.name for f in fields(TouchFacts)))  # one C call for every shared field
+
+# What `attribute_journey` returns per model: its name, each touch's share, each touch's part of the revenue.
+ModelCredits = tuple[str, Sequence[float], Sequence[Decimal]]
+
+
+def touch_row(app_id: str, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
+    return TouchpointRow(*_facts(t), app_id=app_id, user_key=user_key, version=version)
+
+
+def conversion_row(
+    app_id: str, c: Conversion, kind: str, user_key: str, touch_count: int, version: int, *, deleted: bool
+) -> ConversionRow:
+    return ConversionRow(
+        app_id, c.conversion_id, c.event_id, c.identity, user_key, kind, c.time, c.order_id, c.revenue,
+        c.currency, touch_count, version, deleted, c.arrived_late, refunded=c.refunded,
+    )
+
+
+def tombstone(app_id: str, c: Conversion, user_key: str, version: int) -> CreditRow:
+    return CreditRow(
+        app_id, c.conversion_id, "", c.time, user_key, "", "", None, 0, 0, "", "", "", "", 0.0,
+        Decimal(0), c.currency, version, True,
+    )
+
+
+def credit_rows(
+    app_id: str, c: Conversion, kind: str, user_key: str, journey: Sequence[Touch],
+    per_model: Sequence[ModelCredits], version: int, credits: list[CreditRow],
+) -> None:
+    """Appends the credit rows of one conversion: one row per model and credited touch, or one `direct` row."""
+    n, conversion_id, at, currency = len(journey), c.conversion_id, c.time, c.currency
+    for model, shares, parts in per_model:
+        if not journey:
+            credits.append(CreditRow(
+                app_id, conversion_id, kind, at, user_key, model, "", None, 0, 0, DIRECT_CHANNEL,
+                DIRECT_CHANNEL, "", "", shares[0], parts[0], currency, version, False,
+            ))
+            continue
+        for i, (t, share, part) in enumerate(zip(journey, shares, parts, strict=True)):
+            if share == 0.0:
+                continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
+            credits.append(CreditRow(
+                app_id, conversion_id, kind, at, user_key, model, t.touchpoint_id, t.time, i, n,
+                t.channel_type, t.channel, t.campaign, t.creative, share, part, currency, version, False,
+            ))
