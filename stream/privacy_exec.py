@@ -14,6 +14,7 @@ restart: the restore reads ClickHouse, and the rows are gone before the offset p
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Protocol
@@ -32,11 +33,13 @@ from schemas.privacy_topic import (
 from schemas.records import FORMAT_HEADER, OutRecord
 from stream import privacy_sql as sql
 from stream.checkpoint import Range
-from stream.errors import StoreFatal, classify
+from stream.errors import StoreFatal, StreamError, classify
 from stream.privacy import DELETING, SUPPRESSING, PrivacyAction
 from stream.privacy_retention import Retention, with_retention
 from stream.processor import Output, parse_time
 from stream.writer import ClickHouseWriter
+
+log = logging.getLogger(__name__)
 
 MAX_RESOLVE_ROUNDS: Final = 8  # merges chain keys; a person spans few rounds, the bound keeps a loop finite
 _HEADERS: Final = ((FORMAT_HEADER, PRIVACY_DOC_FORMAT),)
@@ -101,6 +104,24 @@ class PrivacyWriter(ClickHouseWriter):
         }
         docs.append(OutRecord(self.topic, request_key(app, rid), encode_doc(doc), _HEADERS, 0))
         await self.publisher.publish(docs)
+
+    async def fail(self, action: PrivacyAction, reason: str) -> None:
+        """The request cannot be carried out (a command this processor cannot read): `failed`, with the reason,
+        in the audit table and on the privacy topic, and the range goes on."""
+        cmd = action.command
+        app, rid = str(cmd.get("app_id") or ""), str(cmd.get("request_id") or "")
+        log.warning("privacy request %s of %s failed: %s", rid, app, reason)
+        at = self._clock()
+        submitted = cmd.get("submitted_at")
+        row: tuple[Any, ...] = (app, rid, str(cmd.get("type") or ""), "failed", [], [], {},
+               parse_time(submitted) if isinstance(submitted, str) else at, at, action.partition, action.offset)
+        await self.insert("privacy_requests", _REQUEST_COLUMNS, [row], f"privacy:{rid}:failed")
+        doc: RequestDoc = {
+            "kind": "request", "request_id": rid, "app_id": app, "type": cmd.get("type") or "delete",
+            "status": "failed", "submitted_at": str(submitted or _iso(at)), "due_at": str(submitted or _iso(at)),
+            "subject_hashes": [], "completed_at": _iso(at), "error": reason,
+        }
+        await self.publisher.publish([OutRecord(self.topic, request_key(app, rid), encode_doc(doc), _HEADERS, 0)])
 
     async def _resolve(
         self, app: str, p: int, o: int, subjects: list[str], known: list[str]
@@ -201,4 +222,9 @@ async def write_output(writer: ClickHouseWriter, out: Output, rng: Range) -> Non
         msg = "privacy commands arrived but this processor was started without the privacy writer"
         raise StoreFatal(msg)
     for action in out.privacy:
-        await writer.execute(action)  # a failure is a StreamError: the range and its requests are replayed
+        try:
+            await writer.execute(action)
+        except StreamError:
+            raise  # the store or the privacy topic: the range and its requests are replayed
+        except Exception as exc:  # noqa: BLE001 - a request that can never be carried out must not wedge the partition
+            await writer.fail(action, f"{type(exc).__name__}: {exc}"[:300])

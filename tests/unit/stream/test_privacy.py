@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,8 +16,11 @@ from schemas.records import (
     decode_privacy_command,
     encode_privacy_command,
 )
+from stream.checkpoint import Range
+from stream.privacy import PrivacyAction
+from stream.privacy_exec import PrivacyWriter, write_output
 from stream.privacy_retention import Retention, RetentionError, parse_retention, with_retention
-from stream.processor import SourceRecord
+from stream.processor import Output, SourceRecord
 from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
 from tests.unit.stream.test_processor import column, event, processor, record
 
@@ -88,3 +92,37 @@ def test_retention_days_come_from_the_apps_file_and_ride_on_each_row() -> None:
     assert "app_id" in EVENT_COLUMNS and "app_id" in BAD_EVENT_COLUMNS
     with pytest.raises(RetentionError, match=r"apps\[0\].retention.events_days"):
         parse_retention(orjson.dumps({"apps": [{"app_id": "shop", "retention": {"events_days": -1}}]}), "f")
+
+
+class RecordingWriter(PrivacyWriter):
+    """The privacy writer with ClickHouse and the privacy topic replaced by lists: what would be written."""
+
+    def __init__(self) -> None:
+        super().__init__(None, self, "privacy", b"k" * 32, clock=lambda: datetime(2026, 11, 20, 11, tzinfo=UTC))
+        self.inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
+        self.published: list[Any] = []
+
+    async def insert(self, table: str, columns: Any, rows: Any, token: str) -> None:
+        self.inserts.append((table, list(rows)))
+
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return []  # no request stored yet
+
+    async def publish(self, records: Any) -> None:
+        self.published.extend(records)
+
+    async def stop(self) -> None:
+        return None
+
+
+async def test_a_request_that_cannot_be_carried_out_is_failed_and_the_range_goes_on() -> None:
+    writer = RecordingWriter()
+    broken = command()
+    del broken["subjects"]  # type: ignore[misc]  # a command this processor cannot read
+    out = Output()
+    out.privacy.append(PrivacyAction(broken, 0, 7, ()))
+    await write_output(writer, out, Range("ev", 0, 7, 7))
+    [row] = [r for table, rows in writer.inserts if table == "privacy_requests" for r in rows]
+    assert (row[0], row[1], row[2], row[3], row[9], row[10]) == ("shop", "pr_1", "delete", "failed", 0, 7)
+    [doc] = [orjson.loads(r.value) for r in writer.published]
+    assert (doc["status"], doc["request_id"], doc["error"]) == ("failed", "pr_1", "KeyError: 'subjects'")
