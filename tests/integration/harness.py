@@ -6,6 +6,7 @@ Everything listens on loopback only, on free ports; every wait is bounded by a d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -135,3 +136,36 @@ def sql(endpoint: str, query: str, timeout: float = 30) -> list[list[Any]]:
 
 def scalar(endpoint: str, query: str) -> Any:
     return sql(endpoint, query)[0][0]
+
+
+def pipeline_env(
+    tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str], write_key: str
+) -> tuple[dict[str, str], str, str]:
+    """The environment of a collector and a stream processor on the test broker (one app, `shop`), with the
+    collector's base URL and the processor's query endpoint."""
+    collector_port, query_port = free_port(), free_port()
+    env = {
+        **topics,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
+        "COLLECTOR_WRITE_KEYS": f"shop:{write_key}",
+        "COLLECTOR_PORT": str(collector_port),
+        "STREAM_QUERY_PORT": str(query_port),
+        "STREAM_FLUSH_INTERVAL_S": "0.3",
+    }
+    return env, f"http://127.0.0.1:{collector_port}", f"http://127.0.0.1:{query_port}/v1/query"
+
+
+@contextlib.contextmanager
+def running_pipeline(env: dict[str, str], base: str, endpoint: str, logs: Path) -> Iterator[tuple[Service, Service]]:
+    """The collector and the stream processor as real processes, ready; both stopped at the end."""
+    collector = Service("collector", env, logs / "collector.log").start()
+    stream = Service("stream", env, logs / "stream.log").start()
+    try:
+        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
+        wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+        yield collector, stream
+    finally:
+        collector.stop()
+        stream.stop()
+

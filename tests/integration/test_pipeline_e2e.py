@@ -8,8 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.integration.harness import SQL_AUTH, TEST_SQL_KEY, Service, scalar, sql, wait_for
+from tests.integration.harness import (
+    SQL_AUTH,
+    TEST_SQL_KEY,
+    pipeline_env,
+    running_pipeline,
+    scalar,
+    sql,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -33,27 +40,9 @@ def _batch(prefix: str, n: int) -> dict[str, object]:
 
 @pytest.fixture
 def pipeline(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]):  # type: ignore[no-untyped-def]
-    collector_port, query_port = free_port(), free_port()
-    env = {
-        **topics,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
-        "COLLECTOR_WRITE_KEYS": f"shop:{WRITE_KEY}",
-        "COLLECTOR_PORT": str(collector_port),
-        "STREAM_QUERY_PORT": str(query_port),
-        "STREAM_FLUSH_INTERVAL_S": "0.3",
-    }
-    collector = Service("collector", env, tmp_path / "collector.log").start()
-    stream = Service("stream", env, tmp_path / "stream.log").start()
-    base = f"http://127.0.0.1:{collector_port}"
-    endpoint = f"http://127.0.0.1:{query_port}/v1/query"
-    try:
-        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
-        wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+    env, base, endpoint = pipeline_env(tmp_path, kafka_bootstrap, topics, WRITE_KEY)
+    with running_pipeline(env, base, endpoint, tmp_path) as (collector, stream):
         yield base, endpoint, collector, stream
-    finally:
-        collector.stop()
-        stream.stop()
 
 
 def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # type: ignore[no-untyped-def]

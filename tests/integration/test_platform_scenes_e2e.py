@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.integration.harness import Service, scalar, sql, wait_for
+from tests.integration.harness import Service, pipeline_env, running_pipeline, scalar, sql, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -25,27 +24,9 @@ WRITE_KEY = "wk_test_platform_scenes_01"
 
 @pytest.fixture
 def pipeline(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]) -> Iterator[tuple[str, str, Service]]:
-    collector_port, query_port = free_port(), free_port()
-    env = {
-        **topics,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
-        "COLLECTOR_WRITE_KEYS": f"shop:{WRITE_KEY}",
-        "COLLECTOR_PORT": str(collector_port),
-        "STREAM_QUERY_PORT": str(query_port),
-        "STREAM_FLUSH_INTERVAL_S": "0.3",
-    }
-    collector = Service("collector", env, tmp_path / "collector.log").start()
-    stream = Service("stream", env, tmp_path / "stream.log").start()
-    base = f"http://127.0.0.1:{collector_port}"
-    endpoint = f"http://127.0.0.1:{query_port}/v1/query"
-    try:
-        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
-        wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+    env, base, endpoint = pipeline_env(tmp_path, kafka_bootstrap, topics, WRITE_KEY)
+    with running_pipeline(env, base, endpoint, tmp_path) as (_, stream):
         yield base, endpoint, stream
-    finally:
-        collector.stop()
-        stream.stop()
 
 
 def launch(event_id: str, device: str, platform: str, scene: Any, **ids: str) -> dict[str, Any]:

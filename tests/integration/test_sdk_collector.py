@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
-from tests.conftest import free_port
-from tests.integration.harness import Service, scalar, sql, wait_for
+from tests.integration.harness import Service, pipeline_env, running_pipeline, scalar, sql, wait_for
 from tests.unit.sdk.node_sdk import SDK_DIR, ensure_built, run_node
 
 pytestmark = pytest.mark.integration
@@ -29,32 +27,11 @@ pytestmark = pytest.mark.integration
 WRITE_KEY = "wk_test_sdk_collector_01"
 
 
-def service_env(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]) -> tuple[dict[str, str], str, str]:
-    collector_port, query_port = free_port(), free_port()
-    env = {
-        **topics,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
-        "COLLECTOR_WRITE_KEYS": f"shop:{WRITE_KEY}",
-        "COLLECTOR_PORT": str(collector_port),
-        "STREAM_QUERY_PORT": str(query_port),
-        "STREAM_FLUSH_INTERVAL_S": "0.3",
-    }
-    return env, f"http://127.0.0.1:{collector_port}", f"http://127.0.0.1:{query_port}/v1/query"
-
-
 @pytest.fixture
 def pipeline(tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]) -> Iterator[tuple[str, str, Service]]:
-    env, base, endpoint = service_env(tmp_path, kafka_bootstrap, topics)
-    collector = Service("collector", env, tmp_path / "collector.log").start()
-    stream = Service("stream", env, tmp_path / "stream.log").start()
-    try:
-        wait_for(lambda: httpx.get(f"{base}/readyz").status_code == 200, 60, "collector ready", collector)
-        wait_for(lambda: scalar(endpoint, "SELECT 1") == 1, 60, "stream query endpoint", stream)
+    env, base, endpoint = pipeline_env(tmp_path, kafka_bootstrap, topics, WRITE_KEY)
+    with running_pipeline(env, base, endpoint, tmp_path) as (_, stream):
         yield base, endpoint, stream
-    finally:
-        collector.stop()
-        stream.stop()
 
 
 def rows_when(endpoint: str, query: str, count: int) -> Callable[[], list[list[Any]] | None]:
@@ -122,7 +99,7 @@ def test_sdk_keeps_its_events_until_a_late_collector_answers(
 ) -> None:
     """The devices start while nothing listens on the collector's port (connection refused: back-off), then the
     collector comes up: every event is delivered, once."""
-    env, base, endpoint = service_env(tmp_path, kafka_bootstrap, topics)
+    env, base, endpoint = pipeline_env(tmp_path, kafka_bootstrap, topics, WRITE_KEY)
     target = ensure_built("drive-collector")
     tag = uuid.uuid4().hex[:10]
     out = tmp_path / "driver.json"
