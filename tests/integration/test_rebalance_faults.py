@@ -22,8 +22,7 @@ from schemas import EVENT_ADAPTER
 from schemas.enrich import enrich
 from stream.errors import StoreUnavailable
 from stream.writer import ClickHouseWriter
-from tests.conftest import free_port
-from tests.integration.harness import Service, scalar, wait_for
+from tests.integration.harness import Service, pipeline_env, scalar, wait_for
 from tests.integration.ledger import Ledger, check_stored, page_views
 from tests.integration.pipeline import (
     KEYS,
@@ -278,19 +277,9 @@ def test_kill9_right_after_a_restart_while_retries_arrive(
     tmp_path: Path, kafka_bootstrap: str, topics: dict[str, str]
 ) -> None:
     write_key = "wk_test_rebalance_0123456789"
-    collector_port, query_port = free_port(), free_port()
-    env = {
-        **topics,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'clickhouse'}",
-        "COLLECTOR_WRITE_KEYS": f"shop:{write_key}",
-        "COLLECTOR_PORT": str(collector_port),
-        "STREAM_QUERY_PORT": str(query_port),
-        "STREAM_FLUSH_INTERVAL_S": "0.3",
-        # The dedup set restored after a restart holds 1,000 ids: the newest, or retries of them are doubled.
-        "STREAM_DEDUP_MAX_IDS": "1000",
-    }
-    base, endpoint = f"http://127.0.0.1:{collector_port}", f"http://127.0.0.1:{query_port}/v1/query"
+    env, base, endpoint = pipeline_env(tmp_path, kafka_bootstrap, topics, write_key)
+    # The dedup set restored after a restart holds 1,000 ids: the newest, or retries of them are doubled.
+    env["STREAM_DEDUP_MAX_IDS"] = "1000"
     collector = Service("collector", env, tmp_path / "collector.log").start()
     stream = Service("stream", env, tmp_path / "stream.log").start()
 
@@ -329,7 +318,7 @@ def test_kill9_right_after_a_restart_while_retries_arrive(
         assert scalar(endpoint, "SELECT count() FROM events") == 3001
         assert scalar(endpoint, "SELECT uniqExact(event_id) FROM events") == 3001
         # The same, without depending on when ClickHouse merges parts: this process dropped the 500 retries.
-        metrics = httpx.get(f"http://127.0.0.1:{query_port}/metrics", timeout=10).text
+        metrics = httpx.get(endpoint.replace("/v1/query", "/metrics"), timeout=10).text
         dropped = next(line for line in metrics.splitlines()
                        if line.startswith("touchstream_stream_duplicates_dropped_total "))
         assert float(dropped.split()[1]) >= 500, dropped
