@@ -66,6 +66,9 @@ bench-collector: venv kafka-fetch ## collector events/s for 1/10/100-event batch
 bench-stream: venv kafka-fetch ## processor events/s from a pre-filled topic, and end-to-end latency
 	@$(BIN)/python -m loadtests.bench_stream
 
+bench-catchup: venv ## the journey engine catching up on 20 days of event time, against full-scan eviction
+	@$(BIN)/python -m loadtests.bench_catchup
+
 demo: venv kafka-fetch ## a month of the retail case (seed 000) through the pipeline, then channel ROI per model
 	@deploy/demo.sh $(DEMO_ARGS)
 
@@ -77,4 +80,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@rm -rf data
 
 .PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
-.PHONY: sdk-test sdk-build
+.PHONY: sdk-test sdk-build bench-catchup

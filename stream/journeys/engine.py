@@ -35,6 +35,7 @@ from stream.channels.taxonomy import Taxonomy
 from stream.journeys.clicks import ClickBook
 from stream.journeys.config import AttributionConfig
 from stream.journeys.emitted import conversion_row, credit_rows, tombstone, touch_row
+from stream.journeys.eviction import ExpiringIds, HourQueue, evict_people
 from stream.journeys.identity import IdentityGraph, ids_of
 from stream.journeys.launches import Resolver
 from stream.journeys.outputs import EngineOutput, IdentityRow
@@ -46,6 +47,7 @@ TOUCH_KIND_OF: dict[str, TouchKind] = {t: "view" if t == "exposure" else "click"
 # The conversion family: a person registers and activates once, purchases are one family of first and later.
 FAMILIES = {t: "purchase" if t in PURCHASE_TYPES else t for t in CONVERSION_TYPES}
 EVICT_EVERY = timedelta(hours=1)
+SWEEP_EVERY = timedelta(days=1)
 # Touches and conversions that arrived past the allowed lateness, per person: the oldest leave beyond this.
 LATE_PER_PERSON = 512
 
@@ -73,7 +75,8 @@ class AppEngine:
         self.touch_identity: dict[str, str] = {}  # touchpoint_id -> the id that owns it
         # Every conversion id of the app, open or final (final ones until identity_retention): an order counts
         # once however late it is re-sent.
-        self.conversion_ids: dict[str, datetime] = {}
+        self.conversion_ids = ExpiringIds()
+        self.evictions = HourQueue()  # who to look at when (stream/journeys/eviction.py)
         self.clicks = ClickBook()  # ad clicks, visits waiting for theirs, whose each click id is
         self.reach = config.allowed_lateness + config.longest_window  # how far back a touch can be credited
         self._watermark: datetime | None = None
@@ -81,6 +84,7 @@ class AppEngine:
         self._final_before: datetime | None = None  # conversions before this are final
         self._touch_before: datetime | None = None  # touches before this reach no open conversion
         self._last_eviction: datetime | None = None
+        self._last_sweep: datetime | None = None  # clicks are judged by their own times: swept daily
         self._resolve = Resolver(taxonomy)
         self.refunds = RefundBook()  # refunds waiting for their order, stored orders looked up (journeys.refunds)
 
@@ -150,6 +154,7 @@ class AppEngine:
         person = self.persons.get(user_key)
         if person is None:
             person = self.persons[user_key] = Person()
+            self.evictions.at(at + self.config.identity_retention, user_key)
         if person.last_seen is None or at > person.last_seen:
             person.last_seen = at
         dirty: set[str] = set()
@@ -157,6 +162,7 @@ class AppEngine:
             other = self.persons.pop(absorbed, None)
             if other is not None:
                 person.absorb(other)
+                self.evictions.at(self._watermark or at, user_key)  # what it took over is due as it was
                 dirty.update(cid for cid, c in person.conversions.items() if not self.final(c, person))
         kind = TOUCH_KIND_OF.get(event_type)
         # A touch older than its person's own newest event by more than the reach can be credited to nothing.
@@ -171,6 +177,8 @@ class AppEngine:
                 dirty.update(self._reachable(person, touch))
                 if late:
                     self._bound_late(person)
+                else:
+                    self.evictions.at(at + self.reach, user_key)
         elif event_type in FAMILIES:
             dirty.update(self._conversion(person, event, at, ids[0], late))
             settle_pending(self, person, event, out)
@@ -266,6 +274,8 @@ class AppEngine:
         )
         if late:
             self._bound_late(person)
+        else:
+            self.evictions.at(at + self.config.allowed_lateness, self.graph.key_of(identity) or identity)
         self.conversion_ids[conversion_id] = at
         dirty = {conversion_id}
         displaced = person.note_first(family, at, conversion_id)
@@ -364,24 +374,14 @@ class AppEngine:
             self.evict(watermark)
 
     def evict(self, watermark: datetime) -> None:
-        """Forget what can no longer change: final conversions, unreachable touches, idle people.
-
-        Judged as of the engine's watermark (`watermark` is where the hourly rhythm stands).
-        """
-        touches_before = watermark - self.config.allowed_lateness - self.config.longest_window
-        people_before = watermark - self.config.identity_retention
-        for user_key, person in list(self.persons.items()):
-            # The same judgements as attribution's (late ones by their person's clock), so timing never matters.
-            for conversion_id in [k for k, c in person.conversions.items() if self.final(c, person)]:
-                del person.conversions[conversion_id]
-            for touch_id in [k for k, t in person.touches.items() if not self.alive(t, person)]:
-                del person.touches[touch_id]
-                self.touch_identity.pop(touch_id, None)
-            if person.last_seen is not None and person.last_seen < people_before:
-                del self.persons[user_key]
-                self.graph.forget(user_key)
-        self.clicks.evict(touches_before, self.touch_identity)
-        self.conversion_ids = {k: t for k, t in self.conversion_ids.items() if t >= people_before}
+        """Forget what can no longer change: final conversions, unreachable touches, idle people, judged as of
+        the engine's watermark (`watermark` is where the hourly rhythm stands); only the people due by then are
+        looked at (stream/journeys/eviction.py)."""
+        evict_people(self, watermark)
+        self.conversion_ids.drop_before(watermark - self.config.identity_retention)
+        if self._last_sweep is None or watermark - self._last_sweep >= SWEEP_EVERY:
+            self._last_sweep = watermark
+            self.clicks.evict(watermark - self.reach, self.touch_identity)
 
     def forget(self, user_key: str) -> None:
         """A deletion request (stream/privacy.py): the person's ids, touches and conversions leave state, so a

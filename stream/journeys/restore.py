@@ -20,14 +20,25 @@ def restore_identity(engine: AppEngine, typed_id: str, user_key: str, first_seen
 
 def restore_person(engine: AppEngine, user_key: str, last_seen: datetime) -> None:
     """A person live state would still hold: seen within `identity_retention`, so eviction can judge them."""
-    _seen(engine.persons.setdefault(user_key, Person()), last_seen)
+    _seen(_restored(engine, user_key, last_seen), last_seen)
 
 
 def _person_of(engine: AppEngine, identity: str) -> tuple[str, Person] | None:
     user_key = engine.graph.key_of(identity)
     if user_key is None:
         return None
-    return user_key, engine.persons.setdefault(user_key, Person())
+    return user_key, _restored(engine, user_key, None)
+
+
+def _restored(engine: AppEngine, user_key: str, seen: datetime | None) -> Person:
+    person = engine.persons.get(user_key)
+    if person is None:
+        person = engine.persons[user_key] = Person()
+        # Looked at by the first eviction after the restore, which queues them for their own deadlines.
+        when = engine.watermark or seen
+        if when is not None:
+            engine.evictions.at(when, user_key)
+    return person
 
 
 def restore_touch(engine: AppEngine, touch: Touchpoint) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import astuple, replace
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -82,7 +83,7 @@ def test_a_late_person_keeps_their_touches_and_a_merge_after_the_order_still_cou
     # Live, the order was first credited to douyin alone, then, after the merge, to both visits.
     linear = credits_by_model(run.total.credits, "order:o1")["linear"]
     assert [(r.touchpoint_id, r.channel, r.revenue_credit) for r in linear] == [
-        ("a1", "douyin", 45), ("b1", "wechat_share", 45)
+        ("a1", "douyin", Decimal("45.00")), ("b1", "wechat_share", Decimal("45.00"))
     ]
     assert all(r.arrived_late for r in run.total.touchpoints if r.touchpoint_id in ("a1", "b1"))
     # A login 8 days after the order comes past its lateness (by P's own clock): the order is final.

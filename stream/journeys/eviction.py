@@ -1,0 +1,133 @@
+"""Bounded state without scanning it: each person is looked at when something of theirs can have run out.
+
+The engine used to look at every person, touch and conversion each time event time moved an hour. Live, an hour
+of event time takes an hour; in a replay or a history import days of event time pass in minutes, and that scan
+made catch-up quadratic in state (issue 12: 93% of a 20-day catch-up's profile). Now a person is queued for the
+hour when the first of their touches or conversions can be past the app's horizon, or when they can have been
+idle for the identity retention, and is looked at then and re-queued for the next such hour. What leaves is
+decided by the rules attribution uses (`AppEngine.final`, `AppEngine.alive`), so when eviction runs never changes
+a result: only how much memory is held until it does.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stream.journeys.engine import AppEngine
+    from stream.journeys.state import Person
+
+HOUR_S = 3600
+
+
+def _hour(when: datetime) -> int:
+    return int(when.timestamp()) // HOUR_S
+
+
+class HourQueue:
+    """Keys due at an hour, each at its earliest requested hour (a later request for a queued key is a no-op)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, str]] = []
+        self._queued: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def at(self, when: datetime, key: str) -> None:
+        hour = _hour(when)
+        current = self._queued.get(key)
+        if current is not None and current <= hour:
+            return
+        self._queued[key] = hour
+        heapq.heappush(self._heap, (hour, key))  # an entry it replaces stays in the heap and is skipped
+
+    def due(self, now: datetime) -> list[str]:
+        """The keys due at or before `now`'s hour, each once; they are no longer queued."""
+        hour, heap, queued, out = _hour(now), self._heap, self._queued, []
+        while heap and heap[0][0] <= hour:
+            due_hour, key = heapq.heappop(heap)
+            if queued.get(key) == due_hour:
+                del queued[key]
+                out.append(key)
+        return out
+
+
+class ExpiringIds:
+    """Ids with a time, dropped once the time is before a cutoff: a heap instead of a sweep of every id."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, datetime] = {}
+        self._heap: list[tuple[datetime, str]] = []
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.times
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.times)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExpiringIds) and other.times == self.times
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def get(self, key: str) -> datetime | None:
+        return self.times.get(key)
+
+    def setdefault(self, key: str, time: datetime) -> datetime:
+        if key not in self.times:
+            self[key] = time
+        return self.times[key]
+
+    def pop(self, key: str, default: datetime | None = None) -> datetime | None:
+        return self.times.pop(key, default)  # its heap entry is skipped when it comes up
+
+    def __setitem__(self, key: str, time: datetime) -> None:
+        self.times[key] = time
+        heapq.heappush(self._heap, (time, key))
+
+    def drop_before(self, cutoff: datetime) -> None:
+        heap, times = self._heap, self.times
+        while heap and heap[0][0] < cutoff:
+            time, key = heapq.heappop(heap)
+            if times.get(key) == time:
+                del times[key]
+
+
+def evict_people(engine: AppEngine, watermark: datetime) -> None:
+    """Look at the people due by `watermark`: drop what can no longer change, re-queue the rest."""
+    retention = engine.config.identity_retention
+    for user_key in engine.evictions.due(watermark):
+        person = engine.persons.get(user_key)
+        if person is None:
+            continue  # merged into another person (who was queued then) or forgotten
+        for conversion_id in [k for k, c in person.conversions.items() if engine.final(c, person)]:
+            del person.conversions[conversion_id]
+        for touch_id in [k for k, t in person.touches.items() if not engine.alive(t, person)]:
+            del person.touches[touch_id]
+            engine.touch_identity.pop(touch_id, None)
+        if person.last_seen is not None and person.last_seen < watermark - retention:
+            del engine.persons[user_key]
+            engine.graph.forget(user_key)
+            continue
+        next_check = next_deadline(engine, person)
+        if next_check is not None:
+            engine.evictions.at(next_check, user_key)
+
+
+def next_deadline(engine: AppEngine, person: Person) -> datetime | None:
+    """The app time by which something of the person can have run out: their live touches and conversions by
+    the app's clock; late ones by their person's clock, which moves only with the person, so they are looked at
+    again when the person can have been idle for the identity retention."""
+    config = engine.config
+    deadlines = [t.time + engine.reach for t in person.touches.values() if not t.arrived_late]
+    deadlines += [c.time + config.allowed_lateness for c in person.conversions.values() if not c.arrived_late]
+    if person.last_seen is not None:
+        deadlines.append(person.last_seen + config.identity_retention)
+    return min(deadlines) if deadlines else None
