@@ -320,6 +320,17 @@ def test_user_rfm_and_segments(clickhouse: Any) -> None:
     assert rows(clickhouse, f"SELECT * FROM user_rfm(app='{APP}', date_from='2026-12-03', date_to='2026-12-31')") == []
 
 
+def test_rfm_monetary_is_net_of_refunds(clickhouse: Any) -> None:
+    rfm_data().insert(clickhouse)
+    # P2's 500.00 order is refunded 200.00 (the engine writes the order again, at a higher version).
+    clickhouse.insert("conversions", [[APP, "order:P2-1", "eP2o1", "", "uP2", "convert", at("11-25T10:00"), "P2-1",
+                                       Decimal("500"), "CNY", 1, 2, 0, Decimal("200")]],
+                      column_names=[*CONVERSION_COLUMNS, "refunded"])
+    got = rows(clickhouse, f"SELECT user_key, monetary FROM user_rfm(app='{APP}', date_from='2026-11-01', "
+                           "date_to='2026-11-30') WHERE user_key = 'uP2'")
+    assert got == [("uP2", pytest.approx(300))]
+
+
 def layers_data() -> Data:
     d = Data()
     for person in ["L1", "L2", "L3", "L4", "L5", "L7"]:
