@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
+from runtime.apps_file import read_apps_file
 
 MAX_DAYS: Final = 65_535  # the column is UInt16
 
@@ -34,12 +34,7 @@ class Retention:
 _FIELDS: Final = {"events": "events_days", "bad_events": "bad_events_days"}
 
 
-def parse_retention(data: bytes, source: str) -> Retention:
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        msg = f"{source}: not valid JSON: {exc}"
-        raise RetentionError(msg) from None
+def parse_retention(doc: Any, source: str) -> Retention:
     days: dict[str, dict[str, int]] = {table: {} for table in _FIELDS}
     apps = doc.get("apps", []) if isinstance(doc, dict) else []
     for i, entry in enumerate(apps if isinstance(apps, list) else []):
@@ -60,7 +55,7 @@ def parse_retention(data: bytes, source: str) -> Retention:
 
 
 def load_retention(path: Path | None) -> Retention:
-    return parse_retention(path.read_bytes(), str(path)) if path is not None else Retention()
+    return parse_retention(read_apps_file(path), str(path)) if path is not None else Retention()
 
 
 def with_retention(

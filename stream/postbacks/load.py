@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
+from runtime.apps_file import read_apps_file
 from runtime.errors import StartupError
 from schemas.postback_config import PostbackConfig, PostbackConfigError, postbacks_of
 
@@ -16,14 +15,7 @@ def load_postbacks(path: Path | None) -> Postbacks:
     """app_id -> integration_id -> config; {} without an apps file. A bad section stops the start, in one line."""
     if path is None:
         return {}
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        msg = f"apps file {path} cannot be read: {exc.strerror}"
-        raise StartupError(msg) from None
-    except orjson.JSONDecodeError as exc:
-        msg = f"apps file {path}: not valid JSON: {exc}"
-        raise StartupError(msg) from None
+    doc = read_apps_file(path)
     try:
         return postbacks_of(doc)
     except PostbackConfigError as exc:

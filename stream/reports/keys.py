@@ -15,7 +15,8 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-import orjson
+from runtime.apps_file import read_apps_file
+from runtime.errors import StartupError
 
 log = logging.getLogger(__name__)
 MIN_KEY_LENGTH = 16
@@ -73,13 +74,9 @@ def parse_analyst_keys(doc: Any, source: str) -> AnalystKeys:
 
 def load_analyst_keys(path: Path) -> AnalystKeys:
     try:
-        doc = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        msg = f"cannot read the apps file {path}: {exc.strerror}"
-        raise AnalystKeyError(msg) from None
-    except orjson.JSONDecodeError as exc:
-        msg = f"{path}: not valid JSON: {exc}"
-        raise AnalystKeyError(msg) from None
+        doc = read_apps_file(path)
+    except StartupError as exc:  # keys are re-read while running: a broken edit keeps the last good keys
+        raise AnalystKeyError(str(exc)) from None
     return parse_analyst_keys(doc, str(path))
 
 

@@ -83,7 +83,7 @@ def test_ids_hash_the_same_on_every_platform() -> None:
 
 def test_retention_days_come_from_the_apps_file_and_ride_on_each_row() -> None:
     doc = {"apps": [{"app_id": "shop", "retention": {"events_days": 30, "bad_events_days": 7}}, {"app_id": "blog"}]}
-    retention = parse_retention(orjson.dumps(doc), "apps.json")
+    retention = parse_retention(doc, "apps.json")
     assert retention == Retention({"events": {"shop": 30}, "bad_events": {"shop": 7}})
     rows = [("shop", "a"), ("blog", "b")]
     assert with_retention(retention, "events", ("app_id", "event_id"), rows) == (
@@ -91,7 +91,7 @@ def test_retention_days_come_from_the_apps_file_and_ride_on_each_row() -> None:
     assert with_retention(retention, "touchpoints", ("app_id",), [("shop",)]) == (("app_id",), [("shop",)])
     assert "app_id" in EVENT_COLUMNS and "app_id" in BAD_EVENT_COLUMNS
     with pytest.raises(RetentionError, match=r"apps\[0\].retention.events_days"):
-        parse_retention(orjson.dumps({"apps": [{"app_id": "shop", "retention": {"events_days": -1}}]}), "f")
+        parse_retention({"apps": [{"app_id": "shop", "retention": {"events_days": -1}}]}, "f")
 
 
 class RecordingWriter(PrivacyWriter):
