@@ -40,6 +40,16 @@ def _admin(request: Request, state: CollectorState) -> tuple[App, PrivacyFeed]:
     return app, feed
 
 
+def _request(request_id: str, request: Request, state: CollectorState) -> tuple[PrivacyFeed, Any]:
+    """The feed and the caller's app's stored request `request_id`: another app's requests are not found."""
+    app, feed = _admin(request, state)
+    doc = feed.view.requests.get((app.app_id, request_id))
+    if doc is None:
+        msg = f"no privacy request {request_id[:64]!r} for app {app.app_id!r}"
+        raise NotFound(msg)
+    return feed, doc
+
+
 @router.post("/v1/privacy/requests", status_code=202, responses=RESPONSES, summary="Submit a privacy request")
 async def submit(request: Request, state: StateDep) -> JsonResponse:
     app, feed = _admin(request, state)
@@ -59,21 +69,13 @@ async def submit(request: Request, state: StateDep) -> JsonResponse:
 
 @router.get("/v1/privacy/requests/{request_id}", responses=RESPONSES, summary="A privacy request's state")
 async def status(request_id: str, request: Request, state: StateDep) -> JsonResponse:
-    app, feed = _admin(request, state)
-    doc = feed.view.requests.get((app.app_id, request_id))
-    if doc is None:
-        msg = f"no privacy request {request_id[:64]!r} for app {app.app_id!r}"
-        raise NotFound(msg)
+    _, doc = _request(request_id, request, state)
     return JsonResponse(public_view(doc))
 
 
 @router.delete("/v1/privacy/requests/{request_id}", responses=RESPONSES, summary="Cancel a pending request")
 async def cancel(request_id: str, request: Request, state: StateDep) -> JsonResponse:
-    app, feed = _admin(request, state)
-    doc = feed.view.requests.get((app.app_id, request_id))
-    if doc is None:
-        msg = f"no privacy request {request_id[:64]!r} for app {app.app_id!r}"
-        raise NotFound(msg)
+    feed, doc = _request(request_id, request, state)
     if doc["status"] != "pending":
         msg = f"the request is {doc['status']}; only a pending request can be cancelled"
         raise Conflict(msg)
