@@ -19,6 +19,7 @@ revenue exactly and its `refund_credit`s to the refunded amount.
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
@@ -62,7 +63,9 @@ class RefundBook:
     def __init__(self) -> None:
         self.pending: dict[str, list[PendingRefund]] = {}  # conversion id -> refunds, in arrival order
         self.count = 0
-        self.oldest: datetime | None = None  # the earliest pending refund time: expiry is checked against it
+        # (time, conversion id) of every refund that waited: a heap, so expiry looks only at the ones due
+        # (entries of refunds already applied are skipped when they come up).
+        self._expiry: list[tuple[datetime, str]] = []
         self.stored: OrderedDict[str, StoredOrder] = OrderedDict()
         # conversion id -> the typed id of the order's event: finds the order's person in one lookup (after a
         # merge too), whoever sends the refund. Pruned to the engine's own conversion ids as they are.
@@ -79,12 +82,27 @@ class RefundBook:
     def wait(self, conversion_id: str, refund: PendingRefund) -> None:
         self.pending.setdefault(conversion_id, []).append(refund)
         self.count += 1
-        if self.oldest is None or refund.time < self.oldest:
-            self.oldest = refund.time
+        heapq.heappush(self._expiry, (refund.time, conversion_id))
+
+    @property
+    def oldest(self) -> datetime | None:
+        """The earliest time a waiting refund may have (expiry is checked against it)."""
+        return self._expiry[0][0] if self._expiry else None
+
+    def due(self, engine: AppEngine) -> list[str]:
+        """Conversion ids with a refund waiting past the allowed lateness, each once, oldest first."""
+        heap, out = self._expiry, []
+        while heap and past_lateness(engine, heap[0][0]):
+            _, conversion_id = heapq.heappop(heap)
+            if conversion_id in self.pending and conversion_id not in out:
+                out.append(conversion_id)
+        return out
 
     def take(self, conversion_id: str) -> list[PendingRefund]:
         items = self.pending.pop(conversion_id, [])
         self.count -= len(items)
+        if not self.pending:
+            self._expiry.clear()  # nothing waits: the entries left are of refunds already applied
         return items
 
     def offer(self, orders: Iterable[StoredOrder]) -> None:
@@ -198,17 +216,15 @@ def settle_pending(engine: AppEngine, person: Person, event: dict[str, Any], out
             out.rejections.append(RefundRejection(refund.event, reason))
         else:
             conversion.refunded += refund.amount
-    if not book.pending:
-        book.oldest = None
 
 
 def expire_pending(engine: AppEngine, out: EngineOutput) -> None:
     """Refunds whose order did not come within the allowed lateness of their own time are rejected."""
     book = engine.refunds
-    if book.oldest is None or not past_lateness(engine, book.oldest):
+    oldest = book.oldest
+    if oldest is None or not past_lateness(engine, oldest):
         return
-    oldest: datetime | None = None
-    for conversion_id in list(book.pending):
+    for conversion_id in book.due(engine):
         keep = []
         for refund in book.pending[conversion_id]:
             if past_lateness(engine, refund.time):
@@ -219,13 +235,11 @@ def expire_pending(engine: AppEngine, out: EngineOutput) -> None:
                 out.rejections.append(RefundRejection(refund.event, reason))
             else:
                 keep.append(refund)
-                oldest = refund.time if oldest is None or refund.time < oldest else oldest
         book.count -= len(book.pending[conversion_id]) - len(keep)
         if keep:
             book.pending[conversion_id] = keep
         else:
             del book.pending[conversion_id]
-    book.oldest = oldest
 
 
 def _in_state(engine: AppEngine, conversion_id: str, event: dict[str, Any]) -> tuple[Person, str, Conversion] | None:
