@@ -34,7 +34,6 @@ from stream.dedup import Key, SeenIds
 from stream.device_order import DeviceOrder
 from stream.journeys.engine import FAMILIES, AppEngine
 from stream.journeys.outputs import EngineOutput
-from stream.journeys.refunds import fill_refund_credits
 from stream.postbacks.hook import after_fold, book_for
 from stream.privacy import PrivacyAction, fold_command
 from stream.refund_rows import rejection_rows
@@ -276,7 +275,6 @@ class PartitionProcessor:
                     del table[mark:]  # nothing of a failed event is written, as if it had its own output
                 out.bad_events.append(_poison_row(record, exc, stage="attribution", event=event))
         p, o = record.partition, record.offset
-        fill_refund_credits(result.conversions, result.credits)
         out.bad_events.extend(rejection_rows(result.rejections, p, o))
         out.identities.extend(dataclass_rows(result.identities, p, o))
         out.touchpoints.extend(dataclass_rows(result.touchpoints, p, o))

@@ -74,7 +74,7 @@ class CreditRow:
     currency: str
     version: int
     deleted: bool
-    # Its part of the order's refunds, split with the same shares (stream.journeys.refunds.fill_refund_credits):
+    # Its part of the order's refunds, split with the same shares (stream.journeys.emitted.credit_rows):
     # revenue_credit + refund_credit is its part of the gross revenue.
     refund_credit: Decimal = _ZERO
 

@@ -291,23 +291,3 @@ def rescale_credits(
         for i, net, refund in zip(indices, net_parts, refund_parts, strict=True):
             out[i] = replace(out[i], revenue_credit=net, refund_credit=refund)
     return out
-
-
-def fill_refund_credits(conversions: list[ConversionRow], credits: list[CreditRow]) -> None:
-    """Sets `refund_credit` on the credit rows of every refunded conversion in one output, in place.
-
-    The engine writes a refunded order's credits on the net revenue wherever it re-attributes it (a refund, a
-    late touch, a merge); this splits the refunded amount over the same rows, with the same rule.
-    """
-    refunded = {(c.conversion_id, c.version): c for c in conversions if c.refunded and not c.deleted}
-    if not refunded:
-        return
-    groups: dict[tuple[str, int, str], list[int]] = {}
-    for i, row in enumerate(credits):
-        if not row.deleted and (row.conversion_id, row.version) in refunded:
-            groups.setdefault((row.conversion_id, row.version, row.model), []).append(i)
-    for (conversion_id, version, _), indices in groups.items():
-        conversion = refunded[(conversion_id, version)]
-        parts = split_revenue(conversion.refunded, [credits[i].credit for i in indices], conversion.currency)
-        for i, part in zip(indices, parts, strict=True):
-            credits[i] = replace(credits[i], refund_credit=part)

@@ -4,7 +4,6 @@ definitions (largest remainder in cents, ties to the earlier touch; time decay 2
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from stream.journeys import refunds
 from stream.journeys.config import AttributionConfig
 from stream.journeys.outputs import ConversionRow, CreditRow
-from stream.journeys.refunds import StoredOrder, fill_refund_credits, refund_stored, rescale_credits
+from stream.journeys.refunds import StoredOrder, refund_stored, rescale_credits
 from tests.unit.stream.journeys.conftest import (
     APP,
     Recorder,
@@ -48,9 +47,7 @@ def parts(rows: list[CreditRow]) -> list[tuple[str, Decimal, Decimal]]:
 
 
 def current(run: Recorder) -> dict[str, list[CreditRow]]:
-    out = run.total
-    fill_refund_credits(out.conversions, out.credits)  # what the processor does with every output
-    return credits_by_model(out.credits, "order:o1")
+    return credits_by_model(run.total.credits, "order:o1")
 
 
 def test_two_partial_refunds_rewrite_every_model_on_the_net_revenue_cent_exact(run: Recorder) -> None:
@@ -223,11 +220,17 @@ def test_the_engine_applies_a_refund_to_an_offered_stored_order_and_accumulates(
     assert [(r.revenue_credit, r.refund_credit) for r in out.credits] == [(D("0.00"), D("40.00"))] * 2
 
 
-def test_fill_refund_credits_splits_the_refunded_amount_over_each_model() -> None:
-    order = stored_order("10.00", {"linear": [1 / 3, 1 / 3, 1 / 3], "first_touch": [1.0]}, refunded="1.00")
-    credits = list(order.credits)
-    fill_refund_credits([order.conversion], credits)
-    assert [r.refund_credit for r in credits] == [D("0.34"), D("0.33"), D("0.33"), D("1.00")]
-    untouched = list(order.credits)
-    fill_refund_credits([replace(order.conversion, version=99)], untouched)  # another version: not its rows
-    assert [r.refund_credit for r in untouched] == [D(0)] * 4
+def test_the_refunded_amount_is_split_over_each_models_rows_like_the_revenue(run: Recorder) -> None:
+    run(ev("t1", "enter", day(1), query={"utm_source": "douyin"}))
+    run(ev("t2", "enter", day(1, 1), query={"utm_source": "weibo"}))
+    run(ev("t3", "enter", day(1, 2), query={"utm_source": "baidu"}))
+    run(ev("o1", "convert", day(1, 3), order_id="o1", revenue="10.00"))
+    run(refund("r1", day(1, 4), "o1", "1.00"))
+    by_model = credits_by_model(run.total.credits, "order:o1")
+    # 9.00 net in thirds; 1.00 of refunds in thirds, the extra cent to the earlier touch.
+    assert parts(by_model["linear"]) == [("t1", D("3.00"), D("0.34")), ("t2", D("3.00"), D("0.33")),
+                                         ("t3", D("3.00"), D("0.33"))]
+    assert parts(by_model["first_touch"]) == [("t1", D("9.00"), D("1.00"))]
+    # A registration (no revenue, no refunds) carries none.
+    run(ev("g1", "register", day(1, 5)))
+    assert {r.refund_credit for r in credits_by_model(run.total.credits, "register:g1")["linear"]} == {D(0)}
