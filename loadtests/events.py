@@ -127,7 +127,7 @@ class EventGenerator:
                 kind = "repurchase" if user.purchases else "convert"
         user.emitted += 1
         if kind == "enter" or not user.launch:
-            user.launch = self._launch()
+            user.launch = _platform_scene(self._launch(), user.platform)
         context: dict[str, Any] = {
             "platform": user.platform,
             "app_version": user.app_version,
@@ -195,3 +195,12 @@ def now_ms() -> int:
 def conversions_in(events: list[dict[str, Any]]) -> list[str]:
     """The conversion ids (as the processor names them) of the purchases in a batch."""
     return [f"order:{e['properties']['order_id']}" for e in events if e["type"] in PURCHASE]
+
+
+def _platform_scene(launch: dict[str, Any], platform: str) -> dict[str, Any]:
+    """WeChat scenes are integers, the other platforms' are strings of their own widths (schemas/scenes.py).
+    Non-WeChat launches carry no scene here, so the same records are valid for a baseline checkout from before
+    per-platform scenes (d346ffb took a WeChat integer for every platform) and both sides do the same work."""
+    if platform != "wechat":
+        launch.pop("scene", None)
+    return launch

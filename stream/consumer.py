@@ -41,6 +41,7 @@ from aiokafka.structs import OffsetAndMetadata
 from runtime.backoff import Backoff, Retries
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
+from stream.flush_policy import FlushPolicy
 from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
@@ -98,6 +99,8 @@ class StreamRunner:
         self._forced_end: dict[TopicPartition, int] = {}
         self._needs_restore: set[TopicPartition] = set()
         self._oldest_buffered: float | None = None
+        self._policy = FlushPolicy.of(settings)
+        self._interval = self._policy.min_interval_s
         self._retries = Retries(Backoff(settings.stream_retry_initial_s, settings.stream_retry_max_s))
         # Held by every flush, restore and revocation: see the module docstring.
         self._lock = asyncio.Lock()
@@ -179,15 +182,11 @@ class StreamRunner:
                 await self._recover(exc)
 
     def _due(self) -> bool:
-        buffered = sum(len(b) for b in self._buffers.values())
-        if buffered == 0:
-            return False
+        records = sum(len(b) for b in self._buffers.values())
         # A record carries a whole request (1–2,500 events), so records alone say little about the insert size.
-        size = sum(len(r.value) for b in self._buffers.values() for r in b)
-        if buffered >= self.settings.stream_flush_rows or size >= self.settings.stream_flush_bytes:
-            return True
+        size = sum(len(r.value) for b in self._buffers.values() for r in b) if records else 0
         age = self._monotonic() - (self._oldest_buffered or self._monotonic())
-        return age >= self.settings.stream_flush_interval_s
+        return self._policy.due(records, size, age, self._interval)
 
     async def _flush(self, partitions: list[TopicPartition]) -> None:
         async with self._lock:
@@ -221,6 +220,7 @@ class StreamRunner:
             self.metrics.committed_offset.labels(s.tp.topic, str(s.tp.partition)).set(s.range.last + 1)
         # The interval counts from the start of this flush, so a slow flush does not add to the next wait.
         self._oldest_buffered = cycle_start if any(self._buffers.values()) else None
+        self._interval = self._policy.interval_after(self._monotonic() - cycle_start)
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         if written:
             log.info("flushed %d events from %d partitions", written, len(slices))

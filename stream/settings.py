@@ -18,7 +18,10 @@ class StreamSettings(ServiceSettings):
     # ClickHouse wants few, large inserts (1k–100k rows, about one a second).
     stream_flush_rows: int = Field(default=10_000, ge=1)  # Kafka records (each holds one request's events)
     stream_flush_bytes: int = Field(default=32_000_000, ge=1_000)
+    # The longest wait between flushes; light traffic flushes sooner (stream/flush_policy.py).
     stream_flush_interval_s: float = Field(default=1.0, gt=0)
+    stream_flush_min_interval_s: float = Field(default=0.1, gt=0)
+    stream_flush_cost_ratio: float = Field(default=2.0, ge=0)
     stream_max_poll_records: int = Field(default=5_000, ge=1)
     # Client retries of the same batch are dropped by event id within this window (rebuilt from ClickHouse on
     # partition assignment); older duplicates are left to ReplacingMergeTree (query with FINAL).
