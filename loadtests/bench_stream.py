@@ -1,6 +1,7 @@
 """Stream processor throughput from a pre-filled topic, and end-to-end conversion → credit latency.
 
     python -m loadtests.bench_stream [--quick] [--profile] [--events N] [--rates 2000,20000] [--baseline DIR]
+                                     [--skip-catchup] [--skip-floor] [--skip-peer] [--catchup-people N]
 
 (a) Throughput: a fresh 4-partition topic is pre-filled with N events exactly as the collector writes them
     (SDK batches of 1–50 events through `collector.body.parse_batch` + `collector.ingest.ingest` +
@@ -11,7 +12,12 @@
     to "N rows queryable"; events/s wall, events per CPU-second; median of 3 runs (fresh group and database each).
     With --baseline DIR (another checkout of this repository, e.g. a git worktree of the previous commit), the
     throughput runs alternate between that tree's processor and this one's (A B A B ...) on the same pre-filled
-    topic, so both see the same machine load; medians of each and their ratio are reported.
+    topic, so both see the same machine load; medians of each and their ratio are reported. The topic then holds
+    WeChat scenes as integers, as the baseline's collector wrote them (stream_throughput.legacy_scenes).
+    In the same rounds (loadtests/stream_extras.py): a catch-up stream (20 days of 12,000 people's history,
+    its own topic, processed in one go by each processor: catch-up vs live events per CPU-second), the floor
+    consumer (poll, decode, events rows only) and the Quix Streams peer (last touch, in .venv/peer) on the
+    live topic.
 (b) Latency: collector + processor + broker + load generator on the same 2 cores, unpinned. A steady rate of
     10-event requests for 20 s per rate; sampled purchases (convert/repurchase) are timed from the collector's
     200 until their credit rows are queryable in `attribution_credits_current`. If a rate is not sustained, one
@@ -26,14 +32,26 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from loadtests.common import Bench, collector_env, cpu_seconds, log, md_table, median, profile_tables, write_keys
+from loadtests.common import (
+    Bench,
+    collector_env,
+    cpu_seconds,
+    imported_from,
+    log,
+    md_table,
+    median,
+    profile_tables,
+    write_keys,
+)
 from loadtests.events import EventGenerator, batch_body
-from loadtests.stream_throughput import count, flush_stats, imported_from, prefill, stream_env, throughput_run
+from loadtests.stream_extras import attempt, floor_run, peer_missing, peer_run, prefill_history, print_extras
+from loadtests.stream_throughput import count, flush_stats, prefill, stream_env, throughput_run
 from tests.integration.broker import Broker
 from tests.integration.harness import ROOT, Service, free_port, wait_for, wait_http_ok
 
@@ -130,9 +148,14 @@ def main() -> int:
     parser.add_argument("--skip-throughput", action="store_true", help="only the latency runs (needs no pre-fill)")
     parser.add_argument("--baseline", type=Path, default=None, help="another checkout of this repository: "
                         "throughput runs alternate between its processor and this one's, then the ratio is reported")
+    parser.add_argument("--catchup-people", type=int, default=12_000, help="people in the catch-up history")
+    parser.add_argument("--catchup-days", type=float, default=20.0, help="days of the catch-up history")
+    parser.add_argument("--skip-catchup", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-peer", action="store_true")
     args = parser.parse_args()
     if args.quick:
-        args.events, args.runs, args.duration = 20_000, 1, 8.0
+        args.events, args.runs, args.duration, args.catchup_people = 20_000, 1, 8.0, 1_500
     bench = Bench("stream")
     apps = bench.apps
     throughput: list[dict[str, Any]] = []
@@ -145,14 +168,30 @@ def main() -> int:
             parser.error(f"a processor started in {args.baseline} imports stream from {where}")
         log(f"baseline processor: stream from {where}; this tree: {imported_from(ROOT)}")
     profile: dict[str, Any] = {}
+    sides: list[tuple[str, Path | None]] = [("baseline", args.baseline)] if args.baseline is not None else []
+    sides.append(("this tree", None))
+    catchup: dict[str, list[dict[str, Any]]] = {label: [] for label, _ in sides}
+    catchup_fill: dict[str, Any] = {}
+    floor: list[dict[str, Any]] = []
+    peer: list[dict[str, Any]] = []
+    notes = {"peer": "" if args.skip_peer or args.skip_throughput else peer_missing()}
     with bench.services() as (broker, tmp):
         topic, deadletter = f"bench.tp.events.{os.getpid()}", f"bench.tp.deadletter.{os.getpid()}"
+        catchup_topic = f"bench.catchup.events.{os.getpid()}"
         fill: dict[str, Any] = {}
         if not args.skip_throughput:
             log(f"(a) pre-filling {topic} with {args.events:,} events")
-            fill = asyncio.run(prefill(broker.bootstrap, topic, deadletter, args.events, apps))
+            # With a baseline, WeChat scenes are written as integers, as its collector did (legacy_scenes).
+            legacy = args.baseline is not None
+            fill = asyncio.run(prefill(broker.bootstrap, topic, deadletter, args.events, apps, legacy))
             log(f"    {fill['records']:,} records ({fill['mean_events_per_record']:.1f} events/record, "
                 f"{fill['mean_enriched_event_bytes']:.0f} B/enriched event) in {fill['seconds']:.1f} s")
+            if not args.skip_catchup:
+                log(f"(a) pre-filling {catchup_topic}: {args.catchup_days:g} days of {args.catchup_people:,} people")
+                catchup_fill = asyncio.run(prefill_history(broker.bootstrap, catchup_topic, deadletter, apps,
+                                                           args.catchup_people, args.catchup_days, legacy))
+                log(f"    {catchup_fill['events']:,} events in {catchup_fill['records']:,} records")
+        # Every round runs each job once, in the same order (A B A B ...), so all see the same machine load.
         for run in range(0 if args.skip_throughput else args.runs):
             if args.baseline is not None:
                 b = throughput_run(broker, topic, deadletter, args.events, tmp, 100 + run, root=args.baseline)
@@ -161,6 +200,16 @@ def main() -> int:
             r = throughput_run(broker, topic, deadletter, args.events, tmp, run)
             throughput.append(r)
             log_run("this tree", run, r)
+            # A floor or peer that fails (the tree is being changed under it) is reported, not fatal.
+            if not args.skip_floor and not notes.get("floor"):
+                attempt(floor, notes, "floor", partial(floor_run, broker.bootstrap, topic, args.events, tmp, run))
+            if not args.skip_peer and not notes.get("peer"):
+                attempt(peer, notes, "peer", partial(peer_run, broker.bootstrap, topic, args.events, tmp, run))
+            for label, root in sides if catchup_fill else []:
+                c = throughput_run(broker, catchup_topic, deadletter, catchup_fill["events"], tmp,
+                                   (200 if root else 300) + run, root=root)
+                catchup[label].append(c)
+                log_run(f"catch-up {label}", run, c)
         if args.profile and not args.skip_throughput:
             log("(a) one more run under py-spy")
             profile = throughput_run(broker, topic, deadletter, args.events, tmp, 99,
@@ -197,6 +246,9 @@ def main() -> int:
         print_throughput(fill, throughput, tp_med)
     if baseline and args.baseline is not None:
         print_comparison(args.baseline, baseline, throughput)
+    if throughput:
+        live = {"baseline": baseline, "this tree": throughput} if baseline else {"this tree": throughput}
+        print_extras(live, catchup, catchup_fill, floor, peer, notes)
     if latency:
         print_latency(latency)
     if profile.get("profile", {}).get("self"):
@@ -206,7 +258,8 @@ def main() -> int:
     bench.finish({
         "prefill": fill, "throughput": throughput, "throughput_median": tp_med,
         "baseline_root": str(args.baseline or ""), "baseline_throughput": baseline,
-        "latency": latency, "profile_run": profile,
+        "latency": latency, "profile_run": profile, "catchup_prefill": catchup_fill, "catchup": catchup,
+        "floor_consumer": floor, "peer": peer, "notes": notes,
     })
     return 0
 
@@ -214,7 +267,9 @@ def main() -> int:
 def print_throughput(fill: dict[str, Any], throughput: list[dict[str, Any]], tp_med: dict[str, Any]) -> None:
     print(f"Pre-filled: {fill['events']:,} events in {fill['records']:,} records "
           f"({fill['mean_events_per_record']:.1f} events/record, ~{fill['mean_enriched_event_bytes']:.0f} B per "
-          f"enriched event), 4 partitions, 8 apps.\n")
+          f"enriched event), 4 partitions, 8 apps"
+          + ("; WeChat scenes as integers, as the baseline's collector wrote them" if fill.get("legacy_scenes") else "")
+          + ".\n")
     print(md_table(
         ["run", "wall s", "events/s (wall)", "events/s (steady)", "CPU s", "events per CPU-s", "CPU util",
          "bad_events", "credit rows"],

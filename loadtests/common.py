@@ -143,6 +143,14 @@ def _first_line(cmd: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
 
 
+def imported_from(root: Path, package: str = "stream") -> str:
+    """Where a service's package (the processor's `stream`, the collector's `collector`) comes from when started
+    in `root` with it on PYTHONPATH (checks the A/B set-up)."""
+    out = subprocess.run([sys.executable, "-c", f"import {package}; print({package}.__file__)"], cwd=root, text=True,
+                         capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=60)
+    return out.stdout.strip()
+
+
 # -- Kafka ---------------------------------------------------------------------------------------------------
 
 

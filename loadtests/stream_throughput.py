@@ -28,7 +28,22 @@ UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) MicroMessenger/8.0.
 # -- (a) pre-fill and throughput ----------------------------------------------------------------------------------
 
 
-async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str]) -> dict[str, Any]:
+def legacy_scenes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """WeChat scenes back as the integers the collector wrote before scenes became text (d346ffb and earlier).
+
+    A processor from before then writes `scene` into a UInt16 column as it comes, so it fails on today's "1045";
+    today's processor reads both forms as the same text (schemas/scenes.py `scene_text`: old records stay
+    readable). An A/B run therefore fills its topic in the old form, and both sides read the same bytes."""
+    for event in events:
+        context = event.get("context") or {}
+        scene = context.get("scene")
+        if isinstance(scene, str) and scene.isdigit() and context.get("platform", "wechat") == "wechat":
+            context["scene"] = int(scene)
+    return events
+
+
+async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str],
+                  legacy: bool = False) -> dict[str, Any]:
     from aiokafka import AIOKafkaProducer
 
     from collector.body import BodyLimits, parse_batch
@@ -61,7 +76,8 @@ async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, ap
             ctx = RequestContext(app, at + timedelta(milliseconds=350), "10.0.0.1", UA)
             result = ingest(raw, sent_at, ctx, limits, hasher)
             assert not result.rejected, result.rejected[:1]
-            for record in route_events(result.accepted, topic):
+            accepted = legacy_scenes(result.accepted) if legacy else result.accepted
+            for record in route_events(accepted, topic):
                 futures.append(await producer.send(
                     record.topic, record.value, key=record.key, headers=list(record.headers)))
                 records += 1
@@ -75,7 +91,7 @@ async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, ap
         await producer.stop()
     elapsed = time.perf_counter() - started
     return {"events": events, "records": records, "mean_events_per_record": events / records,
-            "mean_enriched_event_bytes": value_bytes / events, "seconds": elapsed}
+            "mean_enriched_event_bytes": value_bytes / events, "seconds": elapsed, "legacy_scenes": legacy}
 
 
 def stream_env(kafka: Broker, topic: str, deadletter: str, group: str, db_dir: Path, qport: int) -> dict[str, str]:
@@ -119,13 +135,6 @@ def flush_stats(log_path: Path, since: float | None = None, until: float | None 
 
 def count(endpoint: str, table: str = "events") -> int:
     return int(sql(endpoint, f"SELECT count() FROM {table}")[0][0])
-
-
-def imported_from(root: Path) -> str:
-    """Where the processor's `stream` package comes from when started in `root` (checks the A/B set-up)."""
-    out = subprocess.run([sys.executable, "-c", "import stream; print(stream.__file__)"], cwd=root, text=True,
-                         capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=60)
-    return out.stdout.strip()
 
 
 def peak_rss(pid: int) -> float:
