@@ -1,6 +1,7 @@
 """Stream processor throughput from a pre-filled topic, and end-to-end conversion → credit latency.
 
-    python -m loadtests.bench_stream [--quick] [--profile] [--events N] [--rates 2000,20000] [--baseline DIR]
+    python -m loadtests.bench_stream [--quick] [--profile] [--events N] [--rates 2000] [--ladder 3000,...]
+                                     [--baseline DIR]
                                      [--skip-catchup] [--skip-floor] [--skip-peer] [--catchup-people N]
 
 (a) Throughput: a fresh 4-partition topic is pre-filled with N events exactly as the collector writes them
@@ -20,8 +21,9 @@
     live topic.
 (b) Latency: collector + processor + broker + load generator on the same 2 cores, unpinned. A steady rate of
     10-event requests for 20 s per rate; sampled purchases (convert/repurchase) are timed from the collector's
-    200 until their credit rows are queryable in `attribution_credits_current`. If a rate is not sustained, one
-    more run at ~85 % of what was reached shows the highest sustainable rate.
+    200 until their credit rows are queryable in `attribution_credits`. Fixed rates (--rates) for each side,
+    then a ladder of rates per side up to its first failure: the highest sustained rate (loadtests/latency_ab.py;
+    sustained means e2e p99 <= 2 s). With --baseline, both checkouts' own collector and processor run, alternating.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from loadtests.common import (
     write_keys,
 )
 from loadtests.events import EventGenerator, batch_body
+from loadtests.latency_ab import latency_stage, print_latency_stage
 from loadtests.stream_extras import attempt, floor_run, peer_missing, peer_run, prefill_history, print_extras
 from loadtests.stream_throughput import count, flush_stats, prefill, stream_env, throughput_run
 from tests.integration.broker import Broker
@@ -59,7 +62,7 @@ from tests.integration.harness import ROOT, Service, free_port, wait_for, wait_h
 
 
 def latency_run(
-    kafka: Broker, tmp: Path, apps: list[str], rate: int, duration: float, label: str
+    kafka: Broker, tmp: Path, apps: list[str], rate: int, duration: float, label: str, root: Path = ROOT
 ) -> dict[str, Any]:
     keys = write_keys(apps)
     tag = f"{os.getpid()}-{label}"
@@ -70,8 +73,8 @@ def latency_run(
                      tmp / f"stream-{label}.log")
     collector = Service("collector", collector_env(kafka.bootstrap, topic, deadletter, cport, keys),
                         tmp / f"collector-{label}.log")
-    stream.start()
-    collector.start()
+    stream.start(cwd=root)
+    collector.start(cwd=root)
     try:
         wait_http_ok(f"http://127.0.0.1:{qport}/healthz", 90, stream)
         wait_http_ok(f"http://127.0.0.1:{cport}/readyz", 90, collector)
@@ -125,20 +128,22 @@ def latency_run(
     return result
 
 
-def sustained(r: dict[str, Any]) -> bool:
-    return bool(
-        r["achieved_events_per_s"] >= 0.95 * r["target_events_per_s"]
-        and r["non_2xx"] == 0
-        and r["samples_found"] >= 0.95 * max(1, r["samples"])
-        and r["e2e_p99_ms"] < 5_000
-    )
+def _latency_run(kafka: Broker, tmp: Path, apps: list[str], rate: int, duration: float, label: str,
+                 root: Path) -> dict[str, Any]:
+    return latency_run(kafka, tmp, apps, rate, duration, label, root)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rates", default="2000,20000", help="events/s of the latency runs")
+    parser.add_argument("--rates", default="2000", help="fixed rates of the latency runs (events/s)")
+    parser.add_argument("--ladder", default="3000,4500,6000,8000,10000,12500,15000",
+                        help="rates climbed per side until one is not sustained (empty: none)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per latency run")
     parser.add_argument("--quick", action="store_true", help="20k events, 1 run, 8 s latency runs")
     parser.add_argument("--profile", action="store_true", help="one more throughput run under py-spy")
@@ -156,11 +161,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.events, args.runs, args.duration, args.catchup_people = 20_000, 1, 8.0, 1_500
+        args.ladder = "4000"
     bench = Bench("stream")
     apps = bench.apps
     throughput: list[dict[str, Any]] = []
     baseline: list[dict[str, Any]] = []
-    latency: list[dict[str, Any]] = []
+    latency: dict[str, Any] = {}
     if args.baseline is not None:
         args.baseline = args.baseline.resolve()
         where = imported_from(args.baseline)
@@ -215,26 +221,9 @@ def main() -> int:
             profile = throughput_run(broker, topic, deadletter, args.events, tmp, 99,
                                      profile_seconds=args.profile_seconds, native=args.profile_native)
         if not args.skip_latency:
-            rates = [int(x) for x in args.rates.split(",") if x.strip()]
-            for rate in rates[:4]:
-                log(f"(b) latency at {rate:,} events/s for {args.duration:.0f} s")
-                r = latency_run(broker, tmp, apps, rate, args.duration, f"r{rate}")
-                r["sustained"] = sustained(r)
-                latency.append(r)
-                log_latency(r)
-            failed = [r for r in latency if not r["sustained"]]
-            if failed:
-                worst = failed[0]
-                # What the pipeline kept up with: events in ClickHouse over the time until the backlog was gone.
-                reached = min(worst["achieved_events_per_s"],
-                              worst["accepted_events"] / (worst["send_window_s"] + worst["drain_after_loadgen_s"]))
-                rate = int(reached * 0.85 / 500) * 500
-                if rate >= 500 and all(r["target_events_per_s"] != rate for r in latency):
-                    log(f"(b) {worst['target_events_per_s']:,} events/s not sustained; trying {rate:,} events/s")
-                    r = latency_run(broker, tmp, apps, rate, args.duration, f"r{rate}")
-                    r["sustained"] = sustained(r)
-                    latency.append(r)
-                    log_latency(r)
+            roots = [(label, root or ROOT) for label, root in sides]  # the baseline first, as above
+            latency = latency_stage(partial(_latency_run, broker, tmp, apps), roots, _ints(args.rates),
+                                    _ints(args.ladder), args.duration)
 
     tp_med = {k: median([r[k] for r in throughput]) for k in
               ("events_per_s_wall", "steady_events_per_s", "events_per_cpu_s", "cpu_util", "wall_s", "cpu_s",
@@ -250,7 +239,7 @@ def main() -> int:
         live = {"baseline": baseline, "this tree": throughput} if baseline else {"this tree": throughput}
         print_extras(live, catchup, catchup_fill, floor, peer, notes)
     if latency:
-        print_latency(latency)
+        print_latency_stage(latency)
     if profile.get("profile", {}).get("self"):
         p = profile["profile"]
         print(f"py-spy on the processor ({p['samples']} samples, {p['raw_file']}):\n")
@@ -310,33 +299,6 @@ def print_comparison(root: Path, baseline: list[dict[str, Any]], current: list[d
     rows.append(["**ratio (this / baseline)**", *(f"{b[k] / a[k]:.2f}" if a[k] else "" for k in ratio_of), "", ""])
     print(md_table(["run", "wall s", "events/s (wall)", "CPU s", "events per CPU-s", "peak RSS MiB", "credit rows",
                     "load at end"], rows) + "\n")
-
-
-def print_latency(latency: list[dict[str, Any]]) -> None:
-    print("End-to-end latency (collector 200 → credit rows queryable in attribution_credits_current), "
-          "10-event requests, everything on 2 cores:\n")
-    print(md_table(
-        ["target ev/s", "achieved ev/s", "sustained", "HTTP p50 ms", "HTTP p99 ms", "non-2xx", "samples",
-         "e2e p50 ms", "e2e p99 ms", "e2e max ms", "flush every s", "backlog drain s",
-         "CPU collector/stream/broker/loadgen"],
-        [[r["target_events_per_s"], r["achieved_events_per_s"], "yes" if r["sustained"] else "**no**",
-          r["http_p50_ms"], r["http_p99_ms"], r["non_2xx"], f"{r['samples_found']}/{r['samples']}",
-          r["e2e_p50_ms"], r["e2e_p99_ms"], r["e2e_max_ms"], r["flush"]["cycle_p50_s"],
-          r["drain_after_loadgen_s"],
-          " / ".join(f"{r['cpu_util'].get(k, float('nan')) * 100:.0f}%"
-                     for k in ("collector", "stream", "broker", "loadgen"))] for r in latency],
-    ) + "\n")
-    idle = latency[0].get("idle_cpu_util", {})
-    print("Idle baseline before the first latency run (no traffic, 3 s): "
-          + ", ".join(f"{k} {v * 100:.0f}%" for k, v in idle.items()) + ".\n")
-
-
-def log_latency(r: dict[str, Any]) -> None:
-    log(f"    achieved {r['achieved_events_per_s']:,.0f} events/s, HTTP p50/p99 {r['http_p50_ms']:.1f}/"
-        f"{r['http_p99_ms']:.1f} ms, non-2xx {r['non_2xx']}, e2e p50/p99 {r['e2e_p50_ms']:.0f}/"
-        f"{r['e2e_p99_ms']:.0f} ms ({r['samples_found']}/{r['samples']} samples), drain "
-        f"{r['drain_after_loadgen_s']:.1f} s, sustained: {r['sustained']}, CPU "
-        + ", ".join(f"{k} {v * 100:.0f}%" for k, v in r["cpu_util"].items()))
 
 
 if __name__ == "__main__":
