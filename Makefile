@@ -60,11 +60,21 @@ lint: venv ## ruff, mypy, import contracts, JSON Schemas up to date
 schemas: venv ## regenerate schemas/json from the pydantic models
 	@$(BIN)/touchstream schemas
 
-bench-collector: venv kafka-fetch ## collector events/s for 1/10/100-event batches vs the in-process ceiling
-	@$(BIN)/python -m loadtests.bench_collector
+# BASELINE=/path/to/another/checkout: A/B against it (runs alternate); BENCH_ARGS: more options (--quick, ...).
+BENCH_BASELINE = $(if $(BASELINE),--baseline $(BASELINE))
+PEER_STAMP := $(VENV)/peer/.installed
 
-bench-stream: venv kafka-fetch ## processor events/s from a pre-filled topic, and end-to-end latency
-	@$(BIN)/python -m loadtests.bench_stream
+# The Quix Streams peer has a virtualenv of its own: its pydantic pins conflict with the project's.
+$(PEER_STAMP): loadtests/peer-requirements.txt
+	@test -x $(VENV)/peer/bin/python || $(PYTHON) -m venv $(VENV)/peer
+	@$(VENV)/peer/bin/python -m pip install -q -r loadtests/peer-requirements.txt
+	@touch $(PEER_STAMP)
+
+bench-collector: venv kafka-fetch ## collector events/s per core (1/10/100-event batches), ceiling and floor [BASELINE=dir]
+	@$(BIN)/python -m loadtests.bench_collector $(BENCH_BASELINE) $(BENCH_ARGS)
+
+bench-stream: venv kafka-fetch $(PEER_STAMP) ## processor events per CPU-s: live, catch-up, floor, peer; latency [BASELINE=dir]
+	@$(BIN)/python -m loadtests.bench_stream $(BENCH_BASELINE) $(BENCH_ARGS)
 
 bench-catchup: venv ## the journey engine catching up on 20 days of event time, against full-scan eviction
 	@$(BIN)/python -m loadtests.bench_catchup
