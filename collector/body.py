@@ -85,9 +85,11 @@ def parse_batch(body: bytes, limits: BodyLimits) -> tuple[Any, list[Any]]:
     return sent_at, events
 
 
-def shape_problem(value: Any, limits: BodyLimits) -> str | None:
-    """Why an event's JSON is too deep or holds too long a string, or None. Iterative: no recursion to exhaust."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def shape_problem(value: Any, limits: BodyLimits, depth: int = 1) -> str | None:
+    """Why an event's JSON is too deep or holds too long a string, or None. Iterative: no recursion to exhaust.
+
+    `depth` is the level of `value` itself: 1 for an event, more for a part of one walked alone."""
+    stack: list[tuple[Any, int]] = [(value, depth)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):

@@ -105,7 +105,12 @@ def keep_device_order(events: list[dict[str, Any]]) -> int:
     """
     by_device: dict[str, list[tuple[int, int]]] = {}
     for index, event in enumerate(events):
-        seq = (event.get("context") or {}).get("device_seq")
+        context = event.get("context")
+        if not context:
+            continue
+        seq = context.get("device_seq")
+        if seq is None:  # the common case, decided in one look-up (this runs for every accepted event)
+            continue
         anonymous_id = event.get("anonymous_id")
         if isinstance(seq, int) and anonymous_id:
             by_device.setdefault(anonymous_id, []).append((seq, index))
