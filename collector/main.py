@@ -16,6 +16,7 @@ from collector.settings import CollectorSettings
 from collector.sinks import KafkaSink
 from runtime import logs
 from runtime.errors import StartupError
+from runtime.gc_tuning import freeze_startup
 from runtime.kafka_admin import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def run() -> int:
     sink = KafkaSink(settings.kafka_bootstrap_servers, metrics, deadline_s=settings.collector_send_deadline_s)
     app = create_app(settings, sink, keys=keys, metrics=metrics, create_topics=False, privacy=True)
     log.info("collector listening on http://%s:%d", settings.collector_host, settings.collector_port)
+    freeze_startup()
     uvicorn.run(
         app,
         host=settings.collector_host,

@@ -39,10 +39,10 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
 from runtime.backoff import Backoff, Retries
+from runtime.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
 from stream.flush_policy import FlushPolicy
-from stream.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
 from stream.privacy_exec import write_output
