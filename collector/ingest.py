@@ -19,14 +19,12 @@ from collector.pii import PiiHasher
 from collector.revenue import MoneyRules, convert_money
 from schemas.batch import parse_sent_at, strip_server_fields
 from schemas.enrich import DEFAULT_CLOCK_SKEW_THRESHOLD, enrich, keep_device_order
-from schemas.events import EVENT_ADAPTER, EVENT_MODELS, MONEY_TYPES
+from schemas.events import EVENT_ADAPTER
 from schemas.fast_times import plain_time
 from schemas.problems import explain
 
 MAX_DEADLETTER_PAYLOAD = 4_096
 _PII_KEYS = ("phone",)
-_MONEY_TYPES = frozenset(MONEY_TYPES)
-_PII_TYPES = frozenset(t for t, model in EVENT_MODELS.items() if {"phone", "traits"} & set(model.model_fields))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,19 +71,10 @@ def ingest(
     # The shortcut gives the same record as the steps below for the events it is sure of, and None for the
     # rest, which take those steps (collector/fast_ingest.py).
     shortcut = fast.enrich_all(raw_events) if fast is not None else [None] * len(raw_events)
-    accepted = result.accepted
     for index, enriched in enumerate(shortcut):
         raw = raw_events[index]
         if enriched is not None:
-            event_type = enriched["type"]
-            if event_type in _MONEY_TYPES:
-                _accept(result, index, raw, enriched, hasher, money)
-                continue
-            # Without money there is nothing to convert; only the types with a phone or traits field, or a
-            # `phone` key in their properties, have PII to hash (every type has properties).
-            if event_type in _PII_TYPES or "phone" in enriched["properties"]:
-                _hash_pii(enriched, hasher)
-            accepted.append(enriched)
+            _accept(result, index, raw, enriched, hasher, money)
             continue
         problem = _check_raw(raw, limits, sent_at_problem)
         if problem is not None:
@@ -156,7 +145,9 @@ def _hash_pii(event: dict[str, Any], hasher: PiiHasher) -> None:
     for container in (event, event.get("traits"), event.get("properties")):
         if isinstance(container, dict):
             for key in _PII_KEYS:
-                value = container.pop(key, None)
+                if key not in container:  # the common case: runs for every accepted event
+                    continue
+                value = container.pop(key)
                 if isinstance(value, str) and value:
                     container[f"{key}_hash"] = hasher.phone(value)
 

@@ -12,14 +12,10 @@ Scale-out is across apps (see README). Rejected events go to the dead-letter top
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from operator import itemgetter
 from typing import Any
-
-import orjson
 
 from collector.ingest import Rejection, RequestContext
 from schemas.records import (
-    EVENTS_HEADERS,
     MAX_KAFKA_REQUEST_BYTES,
     MAX_RECORD_BYTES,
     DeadLetter,
@@ -30,26 +26,10 @@ from schemas.records import (
 
 __all__ = ["MAX_KAFKA_REQUEST_BYTES", "OutRecord", "route_events", "route_rejections"]
 
-_APP_ID = itemgetter("app_id")
-
-
 def route_events(
     events: Iterable[Mapping[str, Any]], topic: str, max_record_bytes: int = MAX_RECORD_BYTES
 ) -> list[OutRecord]:
-    """`schemas.records.encode_events`, with a shortcut for the common request: one app's events that fit one
-    record are serialised in one `orjson.dumps` of the list, the same bytes as its "[" + ",".join + "]"."""
-    items = events if isinstance(events, list) else list(events)
-    try:
-        app_ids = set(map(_APP_ID, items))
-    except (KeyError, TypeError):  # not a plain record: encode_events says what is wrong with it
-        app_ids = set()
-    if len(app_ids) == 1:
-        key = app_ids.pop().encode()
-        value = orjson.dumps(items)
-        # encode_events splits only when the array's length + 1 exceeds the bound (schemas.records._pack).
-        if len(value) + 1 <= max_record_bytes or len(items) == 1:
-            return [OutRecord(topic, key, value, EVENTS_HEADERS, len(items))]
-    return encode_events(items, topic, max_record_bytes)
+    return encode_events(events, topic, max_record_bytes)
 
 
 def route_rejections(

@@ -128,11 +128,6 @@ def latency_run(
     return result
 
 
-def _latency_run(kafka: Broker, tmp: Path, apps: list[str], rate: int, duration: float, label: str,
-                 root: Path) -> dict[str, Any]:
-    return latency_run(kafka, tmp, apps, rate, duration, label, root)
-
-
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -222,7 +217,7 @@ def main() -> int:
                                      profile_seconds=args.profile_seconds, native=args.profile_native)
         if not args.skip_latency:
             roots = [(label, root or ROOT) for label, root in sides]  # the baseline first, as above
-            latency = latency_stage(partial(_latency_run, broker, tmp, apps), roots, _ints(args.rates),
+            latency = latency_stage(partial(latency_run, broker, tmp, apps), roots, _ints(args.rates),
                                     _ints(args.ladder), args.duration)
 
     tp_med = {k: median([r[k] for r in throughput]) for k in

@@ -77,8 +77,8 @@ _UNBOUNDED: Final = 2**62
 _KNOWN_KEYS: Final = frozenset({"title", "description", "default", "type"})
 
 
-class _Unsupported(Exception):  # internal control flow while compiling, never escapes
-    pass
+class _Unsupported(Exception):
+    """A part of the models the shortcut does not compile: internal control flow, never escapes."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,12 +186,19 @@ def encode_events(
 
     Accepts any mapping so that the SDK path's plain dicts pass; the typed producers hand over `EventRecord`s.
     """
-    groups: dict[bytes, list[bytes]] = {}
+    groups: dict[bytes, list[Mapping[str, Any]]] = {}
     for event in events:
-        groups.setdefault(event["app_id"].encode(), []).append(orjson.dumps(event))
+        groups.setdefault(event["app_id"].encode(), []).append(event)
     records: list[OutRecord] = []
-    for key, encoded in groups.items():
-        records.extend(_pack(topic, key, encoded, EVENTS_HEADERS, max_record_bytes))
+    for key, group in groups.items():
+        # The common request fits one record: one dumps of the list gives the bytes `_pack` would join (its
+        # array is len + 1 against the bound, since `_pack` counts a comma after every item), without a bytes
+        # object per event. A larger group is split by `_pack`.
+        whole = orjson.dumps(group)
+        if len(whole) + 1 <= max_record_bytes or len(group) == 1:
+            records.append(OutRecord(topic, key, whole, EVENTS_HEADERS, len(group)))
+        else:
+            records.extend(_pack(topic, key, [orjson.dumps(e) for e in group], EVENTS_HEADERS, max_record_bytes))
     return records
 
 

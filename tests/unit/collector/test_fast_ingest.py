@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import collector.ingest as ingest_module
+import schemas.records as records_module
 from collector.body import BodyLimits
 from collector.ingest import RequestContext, ingest
 from collector.money import FxRates
@@ -29,10 +30,10 @@ from collector.revenue import MoneyRules
 from collector.routing import route_events
 from loadtests.events import EventGenerator
 from schemas.batch import parse_sent_at
-from schemas.events import EVENT_ADAPTER, EVENT_MODELS, EVENT_TYPES, format_timestamp
+from schemas.events import EVENT_ADAPTER, EVENT_TYPES, format_timestamp
 from schemas.fast_events import FAST_TYPES, fast_dumps
 from schemas.fast_times import MAX_MS, MIN_MS, format_epoch_ms, iso_ms, plain_time
-from schemas.records import encode_events
+from schemas.records import EVENTS_HEADERS, encode_events
 
 HASHER = PiiHasher(b"fast-ingest-test-secret-0123456789")
 RECEIVED = datetime(2024, 5, 1, 8, 3, 15, 250_123, tzinfo=UTC)
@@ -277,16 +278,6 @@ def test_declined_events_are_left_to_pydantic() -> None:
     _assert_same([*declined, base])
 
 
-def test_the_pii_types_are_those_with_phone_or_traits() -> None:
-    # ingest hashes PII of a shortcut event of these types, or with a `phone` key in its properties.
-    assert set(EVENT_TYPES) == FAST_TYPES
-    for event_type in FAST_TYPES:
-        fields = set(EVENT_MODELS[event_type].model_fields)
-        assert "properties" in fields
-        assert (event_type in ingest_module._PII_TYPES) == bool({"phone", "traits"} & fields)
-    assert {"identify"} == ingest_module._PII_TYPES
-
-
 def test_money_is_converted_or_refused_as_before() -> None:
     base = {"event_id": "e-1", "type": "convert", "timestamp": TS_MS, "anonymous_id": "a-1"}
     batch = [{**base, "properties": {"order_id": f"o-{i}", "revenue": revenue, "currency": currency}}
@@ -323,12 +314,15 @@ def test_plain_sent_at_is_parse_sent_at(raw: Any) -> None:
 
 
 @pytest.mark.parametrize("limit_delta", [-2, -1, 0, 1, 2])
-def test_one_record_or_the_split_as_encode_events(limit_delta: int) -> None:
+def test_one_record_per_app_is_the_bytes_and_split_of_packing_each_event(limit_delta: int) -> None:
+    """encode_events' one-dumps case against `_pack` of the events encoded one by one, around the bound."""
     enriched = [{"app_id": "app1", "n": i, "pad": "z" * (i % 7)} for i in range(20)]
     whole = len(orjson.dumps(enriched))
     for bound in (whole + 1 + limit_delta, 40):
-        assert route_events(enriched, "t", bound) == encode_events(enriched, "t", bound)
+        packed = records_module._pack("t", b"app1", [orjson.dumps(e) for e in enriched], EVENTS_HEADERS, bound)
+        assert encode_events(enriched, "t", bound) == packed
+        assert (len(packed) == 1) == (bound >= whole + 1)  # the bound really is at the edge
     two_apps = [*enriched, {"app_id": "app2", "n": 0}]
-    assert route_events(two_apps, "t") == encode_events(two_apps, "t")
+    assert [(r.key, r.event_count) for r in encode_events(two_apps, "t")] == [(b"app1", 20), (b"app2", 1)]
     assert route_events(iter(enriched), "t") == encode_events(enriched, "t")
     assert route_events([], "t") == []
