@@ -263,11 +263,11 @@ class StreamRunner:
 
     async def _process(self, s: _Slice) -> Output:
         """The pure step, told which of its conversion events ClickHouse already holds below the range."""
-        decoded = s.processor.decode(s.records)
         stored: frozenset[tuple[str, str]] = frozenset()
         if s.tp.topic == self.settings.kafka_events_topic:
-            stored = await stored_lookups(self.writer, s.processor, s.tp.partition, s.range.first, decoded)
-        return s.processor.process_decoded(decoded, stored)
+            questions = s.processor.questions(s.records)
+            stored = await stored_lookups(self.writer, s.processor, s.tp.partition, s.range.first, questions)
+        return s.processor.process(s.records, stored)
 
     async def _write(self, out: Output, rng: Range) -> int:
         """Insert one partition's rows into every table, then run its privacy requests; returns events written."""

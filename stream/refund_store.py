@@ -12,11 +12,10 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.events import REFUND_TYPES
 from stream.dedup import Key
 from stream.journeys.outputs import ConversionRow, CreditRow
-from stream.journeys.refunds import StoredOrder, order_conversion_id
-from stream.processor import Decoded, PartitionProcessor
+from stream.journeys.refunds import StoredOrder
+from stream.processor import PartitionProcessor, RangeQuestions
 from stream.restore_state import stored_event_ids
 from stream.writer import ClickHouseWriter
 
@@ -27,37 +26,18 @@ _CREDIT_FIELDS = tuple(f.name for f in fields(CreditRow))
 
 
 async def stored_lookups(
-    writer: ClickHouseWriter, processor: PartitionProcessor, partition: int, before: int, decoded: list[Decoded]
+    writer: ClickHouseWriter, processor: PartitionProcessor, partition: int, before: int, questions: RangeQuestions
 ) -> frozenset[Key]:
     """Everything the pure step asks ClickHouse about a range: the conversion and refund events already stored
     (returned, dropped as duplicates), and the stored orders its new refunds refer to (offered to the engines)."""
-    stored = await stored_event_ids(writer, partition, before, processor.unknown_conversions(decoded))
-    keys = refund_orders(processor, decoded, stored)
+    stored = await stored_event_ids(writer, partition, before, questions.conversions)
+    keys = questions.refund_orders(stored)
     if keys:
         for app_id, orders in (await stored_orders(writer, partition, before, keys)).items():
             engine = processor.engine(app_id)
             if engine is not None:
                 engine.refunds.offer(orders)
     return stored
-
-
-def refund_orders(processor: PartitionProcessor, decoded: list[Decoded], stored: frozenset[Key]) -> set[Key]:
-    """(app_id, conversion id) of the orders the range's new refund events refer to."""
-    keys: set[Key] = set()
-    for item in decoded:
-        if item.record.topic != processor.events_topic:
-            continue
-        for event in item.events:
-            try:
-                if event["type"] not in REFUND_TYPES:
-                    continue
-                key = (event["app_id"], event["event_id"])
-                order_id = str((event.get("properties") or {}).get("order_id") or "")
-                if order_id and key not in processor.seen and key not in stored:
-                    keys.add((event["app_id"], order_conversion_id(order_id)))
-            except Exception:  # noqa: BLE001 - a malformed event is reported by process(), not here
-                continue
-    return keys
 
 
 async def stored_orders(

@@ -7,7 +7,7 @@ belong to a flush that may not have finished; it is replayed, and its insert tok
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +81,7 @@ async def restore_seen_ids(
 
 
 async def stored_event_ids(
-    writer: ClickHouseWriter, partition: int, before: int, keys: set[tuple[str, str]]
+    writer: ClickHouseWriter, partition: int, before: int, keys: Collection[tuple[str, str]]
 ) -> frozenset[tuple[str, str]]:
     """Which of `keys` (app_id, event_id) are already in `events` below offset `before` of this partition.
 

@@ -57,9 +57,8 @@ class Partition:
             sources.append(SourceRecord(TOPIC, 0, self.offset, orjson.dumps(events), 0))
             self.offset += 1
         first = sources[0].offset
-        decoded = p.decode(sources)
-        stored = await stored_event_ids(self.writer, 0, first, p.unknown_conversions(decoded))
-        out = p.process_decoded(decoded, stored)
+        stored = await stored_event_ids(self.writer, 0, first, p.questions(sources).conversions)
+        out = p.process(sources, stored)
         rng = Range(TOPIC, 0, first, self.offset - 1)
         for table, columns, rows in out.tables():
             await self.writer.insert(table, columns, rows, rng.token(table))

@@ -8,13 +8,13 @@ from typing import Any
 
 import orjson
 
-from schemas.records import DEADLETTER_HEADERS, EVENTS_HEADERS, Headers
+from schemas.records import DEADLETTER_HEADERS, EVENTS_HEADERS, PRIVACY_FORMAT, Headers
 from stream.channels import default_taxonomy
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.journeys.config import AttributionConfig
 from stream.journeys.engine import AppEngine
 from stream.processor import PartitionProcessor, SourceRecord
-from stream.rows import BAD_EVENT_COLUMNS, EVENT_COLUMNS
+from stream.rows import BAD_EVENT_COLUMNS, DUPLICATE_COLUMNS, EVENT_COLUMNS
 
 
 def processor() -> PartitionProcessor:
@@ -162,8 +162,27 @@ def test_which_conversions_are_looked_up_depends_on_the_dedup_set_only() -> None
     order = event("buy1", "convert", properties={"order_id": "o1", "revenue": "10", "currency": "CNY"})
     p = processor()
     p.process([record(0, [order])])
-    assert p.unknown_conversions(p.decode([record(1, [order])])) == set()  # still in the dedup window
+    assert p.questions([record(1, [order])]).conversions == set()  # still in the dedup window
     p.process([record(1, [event("pv", received_at=later, event_time=later, timestamp=later)])])
     assert "order:o1" in p.engines["shop"].conversion_ids  # the engine remembers the order ...
-    assert p.unknown_conversions(p.decode([record(2, [order])])) == {("shop", "buy1")}  # ... and it is asked
-    assert p.unknown_conversions(p.decode([record(3, [event("pv2")])])) == set()  # not a conversion type
+    assert p.questions([record(2, [order])]).conversions == {("shop", "buy1")}  # ... and it is asked
+    assert p.questions([record(3, [event("pv2")])]).conversions == set()  # not a conversion type
+
+
+def test_a_range_asks_only_about_the_new_conversions_of_records_it_can_read() -> None:
+    p = processor()
+    order = event("buy1", "convert", properties={"order_id": "o1", "revenue": "10", "currency": "CNY"})
+    signup = event("reg1", "register")
+    broken = SourceRecord("ev", 0, 2, b'[{"type":"convert","app_id":"shop","event_id":"b"', 0, b"shop", EVENTS_HEADERS)
+    odd = record(3, [7, {"type": "convert"}, event("buy2", "convert", properties={"order_id": "o2", "revenue": "5", "currency": "CNY"})])
+    dead = record(4, [event("buy3", "convert")], topic="dl")  # a dead letter is no conversion of the range
+    privacy = record(5, {"type": "erase", "app_id": "shop"}, headers=(("format", PRIVACY_FORMAT),))
+    records = [record(0, [order, event("pv")]), record(1, [signup]), broken, odd, dead, privacy]
+    assert p.questions(records).conversions == {("shop", "buy1"), ("shop", "reg1"), ("shop", "buy2")}
+    # What ClickHouse says is stored is dropped as a duplicate, and only that.
+    out = p.process(records, stored={("shop", "buy1")})
+    assert column(out.events, EVENT_COLUMNS, "event_id") == ["pv", "reg1", "buy2"]
+    assert column(out.duplicate_events, DUPLICATE_COLUMNS, "event_id") == ["buy1"]
+    assert column(out.bad_events, BAD_EVENT_COLUMNS, "_offset") == [2, 3, 3, 4, 5]
+    # A replay asks again only about the one ClickHouse had: what this range wrote is in the dedup set now.
+    assert p.questions(records).conversions == {("shop", "buy1")}

@@ -6,9 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from stream.processor import Decoded
 from stream.refund_rows import REFUND_REJECTED
-from stream.refund_store import refund_orders
 from stream.rows import BAD_EVENT_COLUMNS, CONVERSION_COLUMNS, CREDIT_COLUMNS
 from tests.unit.stream.test_processor import column, event, processor, record
 
@@ -64,9 +62,10 @@ def test_a_refund_counts_once_and_an_over_refund_is_a_bad_event_beside_good_ones
 
 def test_refund_events_are_looked_up_like_conversions_and_name_their_orders() -> None:
     p = processor()
-    items = p.decode([record(0, [refund("r1", "o1", "1.00", 0), refund("r2", "o2", "1.00", 0), event("x")])])
-    assert p.unknown_conversions(items) == {("shop", "r1"), ("shop", "r2")}
-    assert refund_orders(p, items, frozenset({("shop", "r2")})) == {("shop", "order:o1")}
-    p.process_decoded(items)
-    assert refund_orders(p, items, frozenset()) == set()  # seen now: a replay of them asks nothing
-    assert isinstance(items[0], Decoded)
+    records = [record(0, [refund("r1", "o1", "1.00", 0), refund("r2", "o2", "1.00", 0), event("x")])]
+    questions = p.questions(records)
+    assert questions.conversions == {("shop", "r1"), ("shop", "r2")}
+    assert questions.refund_orders(frozenset({("shop", "r2")})) == {("shop", "order:o1")}
+    p.process(records)
+    assert p.questions(records).refund_orders(frozenset()) == set()  # seen now: a replay of them asks nothing
+    assert p.questions(records).conversions == frozenset()
