@@ -1,5 +1,5 @@
 """The pure parts of the A/B benchmarks: the floor collector's answer, the ceiling worker's imports, the catch-up
-stream's app per person, the baseline record form of scenes, and the report's ratios."""
+stream's app per person, the baseline record form of scenes, the report's ratios and where a run keeps its data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
+import loadtests.common as common
 from loadtests.ceiling import WORKER, make_bodies
 from loadtests.collector_report import ratio, verdict
 from loadtests.floor_collector import FloorApp
@@ -109,3 +111,21 @@ def test_ratio_and_verdict_say_met_or_missed_and_leave_missing_numbers_out() -> 
     assert verdict(3.0, 3.0) == "3.00× (meets ≥ 3×)"
     assert verdict(2.49, 2.5) == "2.49× (misses ≥ 2.5×)"
     assert verdict(float("nan"), 2.0) == "–"
+
+
+def test_a_run_keeps_its_data_where_it_is_told_else_on_tmpfs_with_room_else_in_the_temp_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(common.SCRATCH_ENV, str(tmp_path))
+    assert common.scratch_root() == tmp_path
+    with common.temp_dir("ts-test-") as made:
+        assert made.parent == tmp_path
+    assert not made.exists()
+    monkeypatch.delenv(common.SCRATCH_ENV)
+    monkeypatch.setattr(common, "TMPFS", tmp_path)
+    monkeypatch.setattr(common, "MIN_TMPFS_FREE", 0)
+    assert common.scratch_root() == tmp_path
+    monkeypatch.setattr(common, "MIN_TMPFS_FREE", 1 << 60)  # no filesystem has an exbibyte free
+    monkeypatch.setattr("tempfile.gettempdir", lambda: "/elsewhere")
+    assert common.scratch_root() == Path("/elsewhere")
+    assert common.filesystem_of(Path("/proc/self")) == "proc"
