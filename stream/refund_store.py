@@ -22,7 +22,7 @@ from stream.writer import ClickHouseWriter
 _WHERE = "_partition = {p:UInt16} AND _offset < {o:UInt64}"
 _KEYS = "(app_id, conversion_id) IN {keys:Array(Tuple(String, String))}"
 _CONVERSION_FIELDS = tuple(f.name for f in fields(ConversionRow))
-_CREDIT_FIELDS = tuple(f.name for f in fields(CreditRow))
+_CREDIT_FIELDS = CreditRow._fields
 
 
 async def stored_lookups(

@@ -159,7 +159,9 @@ POSTBACK_INTENT_COLUMNS = (
 
 
 def dataclass_row(row: Any, partition: int, offset: int) -> tuple[Any, ...]:
-    """Any engine output row (slots dataclass whose fields are in DDL order) plus the source position."""
+    """Any engine output row (a slots dataclass or a NamedTuple, fields in DDL order) plus the source position."""
+    if isinstance(row, tuple):
+        return (*row, partition, offset)
     return (*_fields_of(type(row))(row), partition, offset)
 
 
@@ -167,7 +169,10 @@ def dataclass_rows(rows: list[Any], partition: int, offset: int) -> list[tuple[A
     """`dataclass_row` of each row (all of one class): ~3x cheaper than a getattr per field."""
     if not rows:
         return []
-    fields, position = _fields_of(type(rows[0])), (partition, offset)
+    position = (partition, offset)
+    if isinstance(rows[0], tuple):
+        return [row + position for row in rows]  # a NamedTuple plus a tuple is a plain tuple
+    fields = _fields_of(type(rows[0]))
     return [fields(row) + position for row in rows]
 
 

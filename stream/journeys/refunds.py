@@ -282,12 +282,12 @@ def rescale_credits(
     for i, row in enumerate(rows):
         if not row.deleted:
             by_model.setdefault(row.model, []).append(i)
-    out = [replace(row, version=version) for row in rows]
+    out = [row._replace(version=version) for row in rows]
     for indices in by_model.values():
         shares = [rows[i].credit for i in indices]
         currency = rows[indices[0]].currency
         net_parts = split_revenue(net_revenue, shares, currency)
         refund_parts = split_revenue(refunded, shares, currency)
         for i, net, refund in zip(indices, net_parts, refund_parts, strict=True):
-            out[i] = replace(out[i], revenue_credit=net, refund_credit=refund)
+            out[i] = out[i]._replace(revenue_credit=net, refund_credit=refund)
     return out

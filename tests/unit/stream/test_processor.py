@@ -174,7 +174,8 @@ def test_a_range_asks_only_about_the_new_conversions_of_records_it_can_read() ->
     order = event("buy1", "convert", properties={"order_id": "o1", "revenue": "10", "currency": "CNY"})
     signup = event("reg1", "register")
     broken = SourceRecord("ev", 0, 2, b'[{"type":"convert","app_id":"shop","event_id":"b"', 0, b"shop", EVENTS_HEADERS)
-    odd = record(3, [7, {"type": "convert"}, event("buy2", "convert", properties={"order_id": "o2", "revenue": "5", "currency": "CNY"})])
+    buy2 = event("buy2", "convert", properties={"order_id": "o2", "revenue": "5", "currency": "CNY"})
+    odd = record(3, [7, {"type": "convert"}, buy2])
     dead = record(4, [event("buy3", "convert")], topic="dl")  # a dead letter is no conversion of the range
     privacy = record(5, {"type": "erase", "app_id": "shop"}, headers=(("format", PRIVACY_FORMAT),))
     records = [record(0, [order, event("pv")]), record(1, [signup]), broken, odd, dead, privacy]

@@ -44,7 +44,7 @@ def current(out: EngineOutput) -> dict[str, tuple[Any, ...]]:
         if row.deleted:
             continue
         credits = [
-            astuple(replace(c, version=0))
+            tuple(c._replace(version=0))
             for rows in credits_by_model(out.credits, conversion_id).values() for c in rows
         ]
         result[conversion_id] = (astuple(replace(row, version=0, arrived_late=False)), tuple(sorted(credits)))

@@ -121,7 +121,7 @@ def restore_from_rows(
 def conversion_content(row: ConversionRow, credits: list[CreditRow]) -> Content:
     """Everything a conversion write says, except its version."""
     head = astuple(replace(row, version=0))
-    body = sorted(astuple(replace(c, version=0)) for c in credits)
+    body = sorted(tuple(c._replace(version=0)) for c in credits)
     return (head, tuple(body))
 
 
