@@ -61,6 +61,7 @@ schemas: venv ## regenerate schemas/json from the pydantic models
 	@$(BIN)/touchstream schemas
 
 # BASELINE=/path/to/another/checkout: A/B against it (runs alternate); BENCH_ARGS: more options (--quick, ...).
+# Data (broker logs, chDB folders) go to tmpfs when it has room; BENCH_SCRATCH=/some/dir puts them there instead.
 BENCH_BASELINE = $(if $(BASELINE),--baseline $(BASELINE))
 PEER_STAMP := $(VENV)/peer/.installed
 
