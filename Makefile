@@ -77,6 +77,9 @@ bench-collector: venv kafka-fetch ## collector events/s per core (1/10/100-event
 bench-stream: venv kafka-fetch $(PEER_STAMP) ## processor events per CPU-s: live, catch-up, floor, peer; latency [BASELINE=dir]
 	@$(BIN)/python -m loadtests.bench_stream $(BENCH_BASELINE) $(BENCH_ARGS)
 
+bench-processing: venv ## the processor's pure step alone (no Kafka, no ClickHouse), live or --catchup [BASELINE=dir]
+	@$(BIN)/python -m loadtests.bench_processing $(BENCH_BASELINE) $(BENCH_ARGS)
+
 bench-catchup: venv ## the journey engine catching up on 20 days of event time, against full-scan eviction
 	@$(BIN)/python -m loadtests.bench_catchup
 
@@ -91,4 +94,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@rm -rf data
 
 .PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
-.PHONY: sdk-test sdk-build bench-catchup
+.PHONY: sdk-test sdk-build bench-catchup bench-processing

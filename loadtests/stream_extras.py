@@ -16,7 +16,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,36 +41,20 @@ def _app_of(step: Step, apps: list[str]) -> str:
     return apps[int(match.group(1)) % len(apps)] if match else apps[0]
 
 
-async def prefill_history(bootstrap: str, topic: str, deadletter: str, apps: list[str], people: int,
-                          days: float, legacy: bool = False) -> dict[str, Any]:
+def history_requests(steps: list[Step], apps: list[str], topic: str,
+                     legacy: bool = False) -> Iterator[tuple[int, bool, list[Any]]]:
     """The history in time order through this tree's collector code (SDK batches of up to 50 events per app)
-    and ad clicks as the webhook route writes them; each app's batch is sent before that app's next click, so a
-    partition holds its events in time order."""
-    from aiokafka import AIOKafkaProducer
-
+    and ad clicks as the webhook route writes them: (events, whether an ad click, the Kafka records) per
+    request. Each app's batch goes before that app's next click, so a partition holds its events in time order."""
     from collector.body import BodyLimits, parse_batch
     from collector.ingest import RequestContext, ingest
     from collector.pii import PiiHasher
     from collector.routing import route_events
-    from runtime.kafka_admin import TopicSpec, ensure_topics
 
-    steps = time_order(random_history(7, people=people, days=days))
-    await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
     limits, hasher = BodyLimits(), PiiHasher(PII_SECRET.encode())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=512_000, max_request_size=1_048_576)
-    await producer.start()
     pending: dict[str, list[Step]] = {app: [] for app in apps}
-    futures: list[asyncio.Future[Any]] = []
-    counts = {"events": 0, "records": 0, "ad_clicks": 0}
 
-    async def send(records: list[Any]) -> None:
-        for record in records:
-            futures.append(await producer.send(record.topic, record.value, key=record.key,
-                                               headers=list(record.headers)))
-            counts["records"] += 1
-
-    async def flush(app: str) -> None:
+    def flush(app: str) -> Iterator[tuple[int, bool, list[Any]]]:
         batch, pending[app] = pending[app], []
         if not batch:
             return
@@ -83,26 +67,46 @@ async def prefill_history(bootstrap: str, topic: str, deadletter: str, apps: lis
         if result.rejected:
             msg = f"the collector rejected a history event: {result.rejected[0]}"
             raise RuntimeError(msg)
-        await send(route_events(legacy_scenes(result.accepted) if legacy else result.accepted, topic))
-        counts["events"] += len(batch)
+        yield len(batch), False, route_events(legacy_scenes(result.accepted) if legacy else result.accepted, topic)
 
+    for step in steps:
+        app = _app_of(step, apps)
+        if step.type == "ad_click":
+            yield from flush(app)
+            yield 1, True, route_events([webhook_click(step, app)], topic)
+        else:
+            pending[app].append(step)
+            if len(pending[app]) >= BATCH:
+                yield from flush(app)
+    for app in apps:
+        yield from flush(app)
+
+
+async def prefill_history(bootstrap: str, topic: str, deadletter: str, apps: list[str], people: int,
+                          days: float, legacy: bool = False) -> dict[str, Any]:
+    """`history_requests` of a random history, sent to `topic`."""
+    from aiokafka import AIOKafkaProducer
+
+    from runtime.kafka_admin import TopicSpec, ensure_topics
+
+    steps = time_order(random_history(7, people=people, days=days))
+    await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+                                max_batch_size=512_000, max_request_size=1_048_576)
+    await producer.start()
+    futures: list[asyncio.Future[Any]] = []
+    counts = {"events": 0, "records": 0, "ad_clicks": 0}
     try:
-        for step in steps:
-            app = _app_of(step, apps)
-            if step.type == "ad_click":
-                await flush(app)
-                await send(route_events([webhook_click(step, app)], topic))
-                counts["events"] += 1
-                counts["ad_clicks"] += 1
-            else:
-                pending[app].append(step)
-                if len(pending[app]) >= BATCH:
-                    await flush(app)
+        for events, click, records in history_requests(steps, apps, topic, legacy):
+            for record in records:
+                futures.append(await producer.send(record.topic, record.value, key=record.key,
+                                                   headers=list(record.headers)))
+                counts["records"] += 1
+            counts["events"] += events
+            counts["ad_clicks"] += click
             if len(futures) >= 2_000:
                 await asyncio.gather(*futures)
                 futures.clear()
-        for app in apps:
-            await flush(app)
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,42 +43,52 @@ def legacy_scenes(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
-async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str],
-                  legacy: bool = False) -> dict[str, Any]:
-    from aiokafka import AIOKafkaProducer
-
+def live_requests(n_events: int, apps: list[str], topic: str, legacy: bool = False) -> Iterator[tuple[int, list[Any]]]:
+    """The benchmark stream, request by request through this tree's collector code: (events in the request, the
+    Kafka records the collector writes for it). Seeded: every call yields the same records."""
     from collector.body import BodyLimits, parse_batch
     from collector.ingest import RequestContext, ingest
     from collector.pii import PiiHasher
     from collector.routing import route_events
+
+    gen = EventGenerator(apps, seed=42)
+    limits, hasher = BodyLimits(), PiiHasher(PII_SECRET.encode())
+    base = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    events = 0
+    for i in range(n_events):  # bounded: at least one event per request
+        if events >= n_events:
+            break
+        size = min(gen.rng.randint(1, 50), n_events - events)
+        app = apps[i % len(apps)]
+        at = base + timedelta(milliseconds=events * 20)  # 20 ms of device time per event: 200k events span ~67 min
+        at_ms = int(at.timestamp() * 1000)
+        sent_at, raw = parse_batch(batch_body(gen.batch(app, size, at_ms), at_ms + 200), limits)
+        ctx = RequestContext(app, at + timedelta(milliseconds=350), "10.0.0.1", UA)
+        result = ingest(raw, sent_at, ctx, limits, hasher)
+        assert not result.rejected, result.rejected[:1]
+        accepted = legacy_scenes(result.accepted) if legacy else result.accepted
+        yield size, route_events(accepted, topic)
+        events += size
+
+
+async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str],
+                  legacy: bool = False) -> dict[str, Any]:
+    from aiokafka import AIOKafkaProducer
+
     from runtime.kafka_admin import TopicSpec, ensure_topics
 
     await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
-    gen = EventGenerator(apps, seed=42)
-    limits, hasher = BodyLimits(), PiiHasher(PII_SECRET.encode())
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
         max_batch_size=512_000, max_request_size=1_048_576,
     )
     await producer.start()
     started = time.perf_counter()
-    base = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     events = records = value_bytes = 0
     futures: list[asyncio.Future[Any]] = []
     try:
-        for i in range(n_events):  # bounded: at least one event per request
-            if events >= n_events:
-                break
-            size = min(gen.rng.randint(1, 50), n_events - events)
-            app = apps[i % len(apps)]
-            at = base + timedelta(milliseconds=events * 20)  # 20 ms of device time per event: 200k events span ~67 min
-            at_ms = int(at.timestamp() * 1000)
-            sent_at, raw = parse_batch(batch_body(gen.batch(app, size, at_ms), at_ms + 200), limits)
-            ctx = RequestContext(app, at + timedelta(milliseconds=350), "10.0.0.1", UA)
-            result = ingest(raw, sent_at, ctx, limits, hasher)
-            assert not result.rejected, result.rejected[:1]
-            accepted = legacy_scenes(result.accepted) if legacy else result.accepted
-            for record in route_events(accepted, topic):
+        for size, routed in live_requests(n_events, apps, topic, legacy):
+            for record in routed:
                 futures.append(await producer.send(
                     record.topic, record.value, key=record.key, headers=list(record.headers)))
                 records += 1

@@ -4,6 +4,7 @@ stream's app per person, the baseline record form of scenes, the report's ratios
 from __future__ import annotations
 
 import asyncio
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,18 @@ def test_a_run_keeps_its_data_where_it_is_told_else_on_tmpfs_with_room_else_in_t
     monkeypatch.setattr("tempfile.gettempdir", lambda: "/elsewhere")
     assert common.scratch_root() == Path("/elsewhere")
     assert common.filesystem_of(Path("/proc/self")) == "proc"
+
+
+def test_the_processing_benchmark_runs_a_tree_over_the_live_records_split_as_kafka_splits_them(tmp_path: Path) -> None:
+    from loadtests.bench_processing import PARTITIONS, live_records, run
+
+    records = live_records(300, legacy=False)
+    assert sorted(records) == list(range(PARTITIONS))
+    assert all(records[p] for p in records)  # the benchmark's apps cover every partition
+    apps = {p: {key for _, key, _ in items} for p, items in records.items()}
+    assert all(not apps[p] & apps[q] for p in apps for q in apps if p < q)  # an app's records share a partition
+    (tmp_path / "records.pickle").write_bytes(pickle.dumps(records))
+    result = run(ROOT, tmp_path / "records.pickle")
+    assert result["events"] == 300  # every event is new and valid: one events row each
+    assert result["rows"] > result["events"]  # identities, touchpoints, conversions and credits too
+    assert result["cpu_s"] > 0 and result["us_per_event"] == 1e6 * result["cpu_s"] / 300
