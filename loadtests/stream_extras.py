@@ -11,7 +11,6 @@ live throughput runs of loadtests/bench_stream.py.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -24,7 +23,7 @@ from typing import Any
 import orjson
 
 from loadtests.common import PII_SECRET, log, md_table, median
-from loadtests.stream_throughput import UA, legacy_scenes
+from loadtests.stream_throughput import UA, legacy_scenes, produce
 from tests.histories import Step, random_history, sdk_event, time_order, webhook_click
 from tests.integration.harness import ROOT
 
@@ -85,33 +84,18 @@ def history_requests(steps: list[Step], apps: list[str], topic: str,
 async def prefill_history(bootstrap: str, topic: str, deadletter: str, apps: list[str], people: int,
                           days: float, legacy: bool = False) -> dict[str, Any]:
     """`history_requests` of a random history, sent to `topic`."""
-    from aiokafka import AIOKafkaProducer
-
-    from runtime.kafka_admin import TopicSpec, ensure_topics
-
     steps = time_order(random_history(7, people=people, days=days))
-    await ensure_topics(bootstrap, [TopicSpec(topic, 4), TopicSpec(deadletter, 4)])
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                                max_batch_size=512_000, max_request_size=1_048_576)
-    await producer.start()
-    futures: list[asyncio.Future[Any]] = []
-    counts = {"events": 0, "records": 0, "ad_clicks": 0}
-    try:
+    clicks = 0
+
+    def requests() -> Iterator[tuple[int, list[Any]]]:
+        nonlocal clicks
         for events, click, records in history_requests(steps, apps, topic, legacy):
-            for record in records:
-                futures.append(await producer.send(record.topic, record.value, key=record.key,
-                                                   headers=list(record.headers)))
-                counts["records"] += 1
-            counts["events"] += events
-            counts["ad_clicks"] += click
-            if len(futures) >= 2_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
-    return {**counts, "people": people, "days": days,
-            "span_days": (steps[-1].at - steps[0].at).total_seconds() / 86_400 if steps else 0.0}
+            clicks += click
+            yield events, records
+
+    sent = await produce(bootstrap, topic, deadletter, requests())
+    return {"events": sent["events"], "records": sent["records"], "ad_clicks": clicks, "people": people,
+            "days": days, "span_days": (steps[-1].at - steps[0].at).total_seconds() / 86_400 if steps else 0.0}
 
 
 def floor_run(bootstrap: str, topic: str, events: int, tmp: Path, run: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,8 +71,11 @@ def live_requests(n_events: int, apps: list[str], topic: str, legacy: bool = Fal
         events += size
 
 
-async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str],
-                  legacy: bool = False) -> dict[str, Any]:
+async def produce(
+    bootstrap: str, topic: str, deadletter: str, requests: Iterable[tuple[int, list[Any]]]
+) -> dict[str, Any]:
+    """Writes each request's Kafka records (as `live_requests` and `stream_extras.history_requests` give them) to
+    a topic of 4 partitions, the way the collector's producer does; returns events, records, bytes, seconds."""
     from aiokafka import AIOKafkaProducer
 
     from runtime.kafka_admin import TopicSpec, ensure_topics
@@ -87,7 +90,7 @@ async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, ap
     events = records = value_bytes = 0
     futures: list[asyncio.Future[Any]] = []
     try:
-        for size, routed in live_requests(n_events, apps, topic, legacy):
+        for size, routed in requests:
             for record in routed:
                 futures.append(await producer.send(
                     record.topic, record.value, key=record.key, headers=list(record.headers)))
@@ -100,9 +103,16 @@ async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, ap
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
-    elapsed = time.perf_counter() - started
+    return {"events": events, "records": records, "value_bytes": value_bytes, "seconds": time.perf_counter() - started}
+
+
+async def prefill(bootstrap: str, topic: str, deadletter: str, n_events: int, apps: list[str],
+                  legacy: bool = False) -> dict[str, Any]:
+    sent = await produce(bootstrap, topic, deadletter, live_requests(n_events, apps, topic, legacy))
+    events, records = sent["events"], sent["records"]
     return {"events": events, "records": records, "mean_events_per_record": events / records,
-            "mean_enriched_event_bytes": value_bytes / events, "seconds": elapsed, "legacy_scenes": legacy}
+            "mean_enriched_event_bytes": sent["value_bytes"] / events, "seconds": sent["seconds"],
+            "legacy_scenes": legacy}
 
 
 def stream_env(kafka: Broker, topic: str, deadletter: str, group: str, db_dir: Path, qport: int) -> dict[str, str]:
