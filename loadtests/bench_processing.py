@@ -7,7 +7,7 @@ The cheapest A/B of decode → dedup → rows → identity → touchpoints → m
 `bench_stream`), split over 4 partitions by Kafka's partitioner, processed slice by slice as the runner does
 (`loadtests/processing_worker.py`, one process per run). With `--catchup`, the catch-up history of
 `bench_stream` instead. Rounds alternate baseline and this tree; reported: CPU seconds, µs per event, medians
-and their ratio. Both sides must give the same number of rows.
+and their ratio, and which tables got the same rows (a digest of each table's rows, order aside).
 """
 
 from __future__ import annotations
@@ -63,6 +63,16 @@ def run(tree: Path, records_file: Path) -> dict[str, Any]:
     return result
 
 
+def compare_rows(baseline: dict[str, Any], this: dict[str, Any]) -> str:
+    """Which tables got the same rows on both sides (a baseline from before a column or table was added differs
+    there by design; an optimisation must leave every table the same)."""
+    a, b = baseline["digests"], this["digests"]
+    differ = sorted(t for t in a.keys() | b.keys() if a.get(t) != b.get(t))
+    if not differ:
+        return f"identical rows in all {len(a)} tables"
+    return f"rows differ in {', '.join(differ)} ({baseline['rows']:,} against {this['rows']:,} rows)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000)
@@ -93,9 +103,8 @@ def main() -> int:
         runs = ", ".join(f"{r['us_per_event']:.1f}" for r in results[label])
         print(f"- {label}: {value:.1f} µs/event ({runs})")
     if args.baseline is not None:
-        rows = {label: {r["rows"] for r in rs} for label, rs in results.items()}
         print(f"- events per CPU-second, this tree / baseline: {medians['baseline'] / medians['this tree']:.2f}x; "
-              f"rows {'the same' if rows['baseline'] == rows['this tree'] else 'DIFFER: ' + str(rows)}")
+              f"{compare_rows(results['baseline'][0], results['this tree'][0])}")
     return 0
 
 

@@ -158,15 +158,9 @@ POSTBACK_INTENT_COLUMNS = (
 )
 
 
-def dataclass_row(row: Any, partition: int, offset: int) -> tuple[Any, ...]:
-    """Any engine output row (a slots dataclass or a NamedTuple, fields in DDL order) plus the source position."""
-    if isinstance(row, tuple):
-        return (*row, partition, offset)
-    return (*_fields_of(type(row))(row), partition, offset)
-
-
 def dataclass_rows(rows: list[Any], partition: int, offset: int) -> list[tuple[Any, ...]]:
-    """`dataclass_row` of each row (all of one class): ~3x cheaper than a getattr per field."""
+    """Engine output rows (all of one class: a slots dataclass or a NamedTuple, fields in DDL order) as tuples,
+    plus the source position; one C call per row instead of a getattr per field (~3x cheaper)."""
     if not rows:
         return []
     position = (partition, offset)

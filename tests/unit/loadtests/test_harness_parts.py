@@ -133,7 +133,7 @@ def test_a_run_keeps_its_data_where_it_is_told_else_on_tmpfs_with_room_else_in_t
 
 
 def test_the_processing_benchmark_runs_a_tree_over_the_live_records_split_as_kafka_splits_them(tmp_path: Path) -> None:
-    from loadtests.bench_processing import PARTITIONS, live_records, run
+    from loadtests.bench_processing import PARTITIONS, compare_rows, live_records, run
 
     records = live_records(300, legacy=False)
     assert sorted(records) == list(range(PARTITIONS))
@@ -145,3 +145,8 @@ def test_the_processing_benchmark_runs_a_tree_over_the_live_records_split_as_kaf
     assert result["events"] == 300  # every event is new and valid: one events row each
     assert result["rows"] > result["events"]  # identities, touchpoints, conversions and credits too
     assert result["cpu_s"] > 0 and result["us_per_event"] == 1e6 * result["cpu_s"] / 300
+    again = run(ROOT, tmp_path / "records.pickle")
+    assert again["digests"] == result["digests"] and set(result["digests"]) >= {"events", "attribution_credits"}
+    assert compare_rows(result, again) == f"identical rows in all {len(result['digests'])} tables"
+    changed = {**again, "digests": {**again["digests"], "events": "0" * 16}}
+    assert compare_rows(result, changed).startswith("rows differ in events (")
