@@ -218,3 +218,53 @@ async def test_a_kafka_error_while_assigning_is_retried_not_left_as_a_partition_
     assert admin.calls == 2
     assert TP in runner._processors
     assert runner.ready.is_set()
+
+
+class SlowInserts(GatedWriter):
+    """Every insert moves the fake clock on by `seconds`: a flush that takes time."""
+
+    def __init__(self, clock: list[float], seconds: float) -> None:
+        super().__init__()
+        self.release.set()
+        self.clock, self.seconds = clock, seconds
+
+    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> None:
+        if rows:
+            self.clock[0] += self.seconds
+        await super().insert(table, columns, rows, token)
+
+
+async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_start_of_that_flush() -> None:
+    """The policy's interval is the flush plus `cost_ratio` times it, from the flush's start: records that arrive
+    while it runs wait the rest of the interval, not a whole interval after it ended (issue 12, latency)."""
+    clock = [100.0]
+    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER)
+    writer = SlowInserts(clock, 0.3)  # one page view: a single insert, into events
+    runner = StreamRunner(settings, writer, StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    consumer = FakeConsumer({TP})
+    runner._consumer = consumer
+    runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
+    runner._buffers[TP] = [record(0)]
+    await runner._flush([TP])
+    assert [t for t, _, _ in writer.inserted] == ["events"]
+    assert runner._buffers[TP] == [] and clock[0] == pytest.approx(100.3)
+    runner._buffers[TP] = [record(1)]  # arrived during the flush
+    assert runner._due() is False
+    clock[0] = 100.89
+    assert runner._due() is False
+    clock[0] = 100.9  # 100.0 + (1 + 2) × 0.3: not 100.3 + 0.9
+    assert runner._due() is True
+
+
+async def test_after_a_quiet_spell_the_first_record_is_flushed_at_once() -> None:
+    clock = [100.0]
+    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER)
+    runner = StreamRunner(settings, SlowInserts(clock, 0.01), StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    runner._consumer = FakeConsumer({TP})
+    runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
+    runner._buffers[TP] = [record(0)]
+    assert runner._due() is False  # no window yet: the first record opens it (in the poll loop)
+    await runner._flush([TP])
+    clock[0] = 160.0
+    runner._buffers[TP] = [record(1)]
+    assert runner._due() is True
