@@ -47,7 +47,7 @@ from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
 from stream.privacy_exec import write_output
 from stream.processor import EngineFactory, Output, PartitionProcessor, SourceRecord
-from stream.refund_store import stored_lookups
+from stream.refund_store import RangeAsk, stored_lookups
 from stream.settings import StreamSettings
 from stream.topology import grown_problem
 from stream.writer import ClickHouseWriter
@@ -246,13 +246,14 @@ class StreamRunner:
         """The checkpoint protocol (stream/checkpoint.py) for the slices; returns the number of events written."""
         await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.first, s.range.pending_marker()) for s in slices})
         written = 0
+        stored = await self._stored(slices)
         # A pipeline of two: while one partition's rows are inserted (chDB releases the GIL while it writes), the
         # next partition is processed. Inserts still run one at a time, in partition order, and none starts
         # after one has failed.
         pending: asyncio.Task[int] | None = None
         try:
             for s in slices:
-                out = await self._process(s)
+                out = s.processor.process(s.records, stored.get(s.tp, frozenset()))
                 if pending is not None:
                     written += await pending
                 pending = asyncio.create_task(self._write(out, s.range))
@@ -265,13 +266,13 @@ class StreamRunner:
         await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.last + 1, "") for s in slices})
         return written
 
-    async def _process(self, s: _Slice) -> Output:
-        """The pure step, told which of its conversion events ClickHouse already holds below the range."""
-        stored: frozenset[tuple[str, str]] = frozenset()
-        if s.tp.topic == self.settings.kafka_events_topic:
-            questions = s.processor.questions(s.records)
-            stored = await stored_lookups(self.writer, s.processor, s.tp.partition, s.range.first, questions)
-        return s.processor.process(s.records, stored)
+    async def _stored(self, slices: list[_Slice]) -> dict[TopicPartition, frozenset[tuple[str, str]]]:
+        """What the pure steps of the flush's event ranges ask ClickHouse: their conversion events already
+        stored below each range (one query for all), and the stored orders their refunds refer to."""
+        events = [s for s in slices if s.tp.topic == self.settings.kafka_events_topic]
+        asks = [RangeAsk(s.processor, s.tp.partition, s.range.first, s.processor.questions(s.records)) for s in events]
+        answers = await stored_lookups(self.writer, asks) if asks else []
+        return {s.tp: answer for s, answer in zip(events, answers, strict=True)}
 
     async def _write(self, out: Output, rng: Range) -> int:
         """Insert one partition's rows into every table, then run its privacy requests; returns events written."""

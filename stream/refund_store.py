@@ -8,15 +8,16 @@ is found here: its current `conversions` row and its credit rows at that version
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from stream.dedup import Key
 from stream.journeys.outputs import ConversionRow, CreditRow
 from stream.journeys.refunds import StoredOrder
 from stream.processor import PartitionProcessor, RangeQuestions
-from stream.restore_state import stored_event_ids
+from stream.restore_state import stored_event_ids_of
 from stream.writer import ClickHouseWriter
 
 _WHERE = "_partition = {p:UInt16} AND _offset < {o:UInt64}"
@@ -25,19 +26,31 @@ _CONVERSION_FIELDS = tuple(f.name for f in fields(ConversionRow))
 _CREDIT_FIELDS = CreditRow._fields
 
 
-async def stored_lookups(
-    writer: ClickHouseWriter, processor: PartitionProcessor, partition: int, before: int, questions: RangeQuestions
-) -> frozenset[Key]:
-    """Everything the pure step asks ClickHouse about a range: the conversion and refund events already stored
-    (returned, dropped as duplicates), and the stored orders its new refunds refer to (offered to the engines)."""
-    stored = await stored_event_ids(writer, partition, before, questions.conversions)
-    keys = questions.refund_orders(stored)
-    if keys:
-        for app_id, orders in (await stored_orders(writer, partition, before, keys)).items():
-            engine = processor.engine(app_id)
-            if engine is not None:
-                engine.refunds.offer(orders)
-    return stored
+class RangeAsk(NamedTuple):
+    """One range of a flush and what its pure step asks (`PartitionProcessor.questions`)."""
+
+    processor: PartitionProcessor
+    partition: int
+    before: int  # the range's first offset: everything is read below it
+    questions: RangeQuestions
+
+
+async def stored_lookups(writer: ClickHouseWriter, asks: Sequence[RangeAsk]) -> list[frozenset[Key]]:
+    """Everything the pure steps of a flush's ranges ask ClickHouse, in their order: for each, the conversion and
+    refund events already stored (returned, dropped as duplicates), and the stored orders its new refunds refer
+    to (offered to its engines). One query for the stored events of all the ranges; orders per range (rare)."""
+    found = await stored_event_ids_of(writer, {a.partition: (a.before, a.questions.conversions) for a in asks})
+    answers = []
+    for ask in asks:
+        stored = found.get(ask.partition, frozenset())
+        keys = ask.questions.refund_orders(stored)
+        if keys:
+            for app_id, orders in (await stored_orders(writer, ask.partition, ask.before, keys)).items():
+                engine = ask.processor.engine(app_id)
+                if engine is not None:
+                    engine.refunds.offer(orders)
+        answers.append(stored)
+    return answers
 
 
 async def stored_orders(

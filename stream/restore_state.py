@@ -7,7 +7,7 @@ belong to a flush that may not have finished; it is replayed, and its insert tok
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -83,19 +83,40 @@ async def restore_seen_ids(
 async def stored_event_ids(
     writer: ClickHouseWriter, partition: int, before: int, keys: Collection[tuple[str, str]]
 ) -> frozenset[tuple[str, str]]:
-    """Which of `keys` (app_id, event_id) are already in `events` below offset `before` of this partition.
+    """Which of `keys` (app_id, event_id) are already in `events` below offset `before` of this partition."""
+    return (await stored_event_ids_of(writer, {partition: (before, keys)})).get(partition, frozenset())
 
-    Below the range only, so a replay of a half-written range gets the same answer as its first run. A lookup
-    by the table's sort key (app_id, event_id), one per flush, for the few conversion events state cannot judge.
+
+async def stored_event_ids_of(
+    writer: ClickHouseWriter, asks: Mapping[int, tuple[int, Collection[tuple[str, str]]]]
+) -> dict[int, frozenset[tuple[str, str]]]:
+    """For each partition, which of its keys (app_id, event_id) are in `events` below its offset `before`.
+
+    Below the range only, so a replay of a half-written range gets the same answer as its first run. One lookup
+    by the table's sort key (app_id, event_id) for all the ranges of a flush (each query costs ~1 ms of the
+    engine's and ~10 ms of a flush's wall time), for the few conversion events state cannot judge.
     """
-    if not keys:
-        return frozenset()
+    asks = {p: (before, keys) for p, (before, keys) in asks.items() if keys}
+    if not asks:
+        return {}
+    keyed = sorted((p, app_id, event_id) for p, (_, keys) in asks.items() for app_id, event_id in keys)
+    partitions = sorted(asks)
     rows = await writer.query(
-        f"SELECT DISTINCT app_id, event_id FROM events WHERE {_WHERE} "
-        "AND (app_id, event_id) IN {keys:Array(Tuple(String, String))}",
-        {"p": partition, "o": before, "keys": sorted(keys)},
+        "SELECT DISTINCT _partition, app_id, event_id FROM events "
+        "WHERE (app_id, event_id) IN {keys:Array(Tuple(String, String))} "
+        "AND (_partition, app_id, event_id) IN {keyed:Array(Tuple(UInt16, String, String))} "
+        "AND _offset < transform(_partition, {ps:Array(UInt16)}, {os:Array(UInt64)}, toUInt64(0))",
+        {
+            "keys": sorted({(app_id, event_id) for _, app_id, event_id in keyed}),
+            "keyed": keyed,
+            "ps": partitions,
+            "os": [asks[p][0] for p in partitions],
+        },
     )
-    return frozenset((app_id, event_id) for app_id, event_id in rows)
+    found: dict[int, set[tuple[str, str]]] = {}
+    for partition, app_id, event_id in rows:
+        found.setdefault(int(partition), set()).add((app_id, event_id))
+    return {p: frozenset(keys) for p, keys in found.items()}
 
 
 async def restore_engines(

@@ -20,7 +20,7 @@ from stream.checkpoint import Range
 from stream.journeys.config import AttributionConfig
 from stream.journeys.engine import AppEngine
 from stream.processor import Output, PartitionProcessor, SourceRecord
-from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids
+from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids, stored_event_ids_of
 from stream.rows import CONVERSION_COLUMNS
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import produce_raw, start_stream, stream_settings, wait_rows
@@ -35,8 +35,10 @@ WINDOW_S = 3_600
 class Partition:
     """One partition's processor, its next offset, and the chDB it writes to."""
 
-    def __init__(self, writer: ClickHouseWriter, config: AttributionConfig, max_ids: int = 100_000) -> None:
-        self.writer, self.config, self.max_ids = writer, config, max_ids
+    def __init__(
+        self, writer: ClickHouseWriter, config: AttributionConfig, max_ids: int = 100_000, partition: int = 0
+    ) -> None:
+        self.writer, self.config, self.max_ids, self.partition = writer, config, max_ids, partition
         self.offset = 0
         self.processor = self.fresh()
 
@@ -54,12 +56,12 @@ class Partition:
         for events in records:
             for e in events:
                 e.setdefault("app_id", APP)
-            sources.append(SourceRecord(TOPIC, 0, self.offset, orjson.dumps(events), 0))
+            sources.append(SourceRecord(TOPIC, self.partition, self.offset, orjson.dumps(events), 0))
             self.offset += 1
         first = sources[0].offset
-        stored = await stored_event_ids(self.writer, 0, first, p.questions(sources).conversions)
+        stored = await stored_event_ids(self.writer, self.partition, first, p.questions(sources).conversions)
         out = p.process(sources, stored)
-        rng = Range(TOPIC, 0, first, self.offset - 1)
+        rng = Range(TOPIC, self.partition, first, self.offset - 1)
         for table, columns, rows in out.tables():
             await self.writer.insert(table, columns, rows, rng.token(table))
         return out
@@ -194,6 +196,20 @@ async def test_the_stored_id_lookup_sees_only_rows_below_the_range(writer: Click
     # A replay of the range starting at 1 must not see its own half-written rows.
     assert await stored_event_ids(writer, 0, 1, keys) == {(APP, "r1")}
     assert await stored_event_ids(writer, 1, 2, keys) == frozenset()
+
+
+async def test_one_lookup_for_a_flush_answers_each_partition_below_its_own_range(writer: ClickHouseWriter) -> None:
+    zero, one = Partition(writer, AttributionConfig()), Partition(writer, AttributionConfig(), partition=1)
+    await zero.flush([ev("m1", "register", day(1), "dev1")])  # partition 0, offset 0
+    await zero.flush([ev("m2", "register", day(1), "dev2")])  # partition 0, offset 1
+    await one.flush([ev("n1", "register", day(1), "dev3")])  # partition 1, offset 0
+    await one.flush([ev("n2", "register", day(1), "dev4")])  # partition 1, offset 1
+    ids = {(APP, i) for i in ("m1", "m2", "n1", "n2", "never")}
+    # Each partition sees its own rows only, and only below its range's first offset (1 for both here).
+    assert await stored_event_ids_of(writer, {0: (1, ids), 1: (1, ids)}) == {0: {(APP, "m1")}, 1: {(APP, "n1")}}
+    assert await stored_event_ids_of(writer, {0: (2, ids), 1: (0, ids)}) == {0: {(APP, "m1"), (APP, "m2")}}
+    assert await stored_event_ids_of(writer, {0: (2, set()), 1: (2, {(APP, "n2")})}) == {1: {(APP, "n2")}}
+    assert await stored_event_ids_of(writer, {}) == {}
 
 
 async def test_the_running_processor_drops_an_order_resent_after_its_person_was_evicted(
