@@ -244,9 +244,17 @@ class StreamRunner:
 
     async def _checkpoint(self, consumer: AIOKafkaConsumer, slices: list[_Slice]) -> int:
         """The checkpoint protocol (stream/checkpoint.py) for the slices; returns the number of events written."""
-        await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.first, s.range.pending_marker()) for s in slices})
+        markers = {s.tp: OffsetAndMetadata(s.range.first, s.range.pending_marker()) for s in slices}
+        # The lookups read below the ranges only, so they need not wait for the announcement: they overlap its
+        # round trip to the broker. Nothing is written before the announcement has succeeded.
+        announce = asyncio.create_task(_commit(consumer, markers))
+        try:
+            stored = await self._stored(slices)
+        except BaseException:
+            await asyncio.gather(announce, return_exceptions=True)
+            raise
+        await announce
         written = 0
-        stored = await self._stored(slices)
         # A pipeline of two: while one partition's rows are inserted (chDB releases the GIL while it writes), the
         # next partition is processed. Inserts still run one at a time, in partition order, and none starts
         # after one has failed.

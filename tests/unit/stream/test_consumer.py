@@ -18,7 +18,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 
 from stream.consumer import StreamRunner
-from stream.errors import StoreUnavailable
+from stream.errors import CheckpointFailed, StoreUnavailable
 from stream.metrics import StreamMetrics
 from stream.processor import PartitionProcessor, SourceRecord
 from stream.settings import StreamSettings
@@ -268,3 +268,23 @@ async def test_after_a_quiet_spell_the_first_record_is_flushed_at_once() -> None
     clock[0] = 160.0
     runner._buffers[TP] = [record(1)]
     assert runner._due() is True
+
+
+async def test_when_the_announcement_fails_nothing_is_written_though_the_lookups_ran_beside_it() -> None:
+    conversion = orjson.loads(record(1).value)[0] | {"event_id": "r1", "type": "register"}
+    runner, consumer, writer = runner_with([record(0), SourceRecord(TOPIC, 0, 1, orjson.dumps([conversion]), 1)])
+    asked: list[str] = []
+
+    async def query(sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        asked.append(sql)
+        return []
+
+    writer.query = query  # type: ignore[method-assign]
+    writer.release.set()  # an insert, were one started, would not wait
+    consumer.assigned = set()  # revoked under it: the broker refuses the commit
+    with pytest.raises(CheckpointFailed):
+        await runner._flush([TP])
+    assert writer.inserted == [] and writer.calls == 0
+    assert consumer.commits == []
+    assert len(asked) == 1 and "FROM events" in asked[0]  # the purchase's id was looked up, once
+    assert TP not in runner._processors and TP in runner._needs_restore  # rebuilt from ClickHouse, replayed
