@@ -3,7 +3,7 @@ ClickHouse below the range, and offered to each app engine's `RefundBook` before
 
 An order final and evicted from the engine's state (refunded 30 days after the purchase, as e-commerce does)
 is found here: its current `conversions` row and its credit rows at that version. Below the range only, as
-`restore_state.stored_event_ids` reads, so a replay of a half-written range reads what its first run read.
+`restore_state.stored_event_ids_of` reads, so a replay of a half-written range reads what its first run read.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from stream.checkpoint import Range
 from stream.journeys.config import AttributionConfig
 from stream.journeys.engine import AppEngine
 from stream.processor import Output, PartitionProcessor, SourceRecord
-from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids, stored_event_ids_of
+from stream.restore_state import restore_engines, restore_seen_ids, stored_event_ids_of
 from stream.rows import CONVERSION_COLUMNS
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import produce_raw, start_stream, stream_settings, wait_rows
@@ -59,7 +59,8 @@ class Partition:
             sources.append(SourceRecord(TOPIC, self.partition, self.offset, orjson.dumps(events), 0))
             self.offset += 1
         first = sources[0].offset
-        stored = await stored_event_ids(self.writer, self.partition, first, p.questions(sources).conversions)
+        asked = {self.partition: (first, p.questions(sources).conversions)}
+        stored = (await stored_event_ids_of(self.writer, asked)).get(self.partition, frozenset())
         out = p.process(sources, stored)
         rng = Range(TOPIC, self.partition, first, self.offset - 1)
         for table, columns, rows in out.tables():
@@ -192,10 +193,10 @@ async def test_the_stored_id_lookup_sees_only_rows_below_the_range(writer: Click
     await part.flush([ev("r1", "register", day(1), "dev1")])  # offset 0
     await part.flush([ev("r2", "register", day(1), "dev2")])  # offset 1
     keys = {(APP, "r1"), (APP, "r2"), (APP, "never")}
-    assert await stored_event_ids(writer, 0, 2, keys) == {(APP, "r1"), (APP, "r2")}
+    assert await stored_event_ids_of(writer, {0: (2, keys)}) == {0: {(APP, "r1"), (APP, "r2")}}
     # A replay of the range starting at 1 must not see its own half-written rows.
-    assert await stored_event_ids(writer, 0, 1, keys) == {(APP, "r1")}
-    assert await stored_event_ids(writer, 1, 2, keys) == frozenset()
+    assert await stored_event_ids_of(writer, {0: (1, keys)}) == {0: {(APP, "r1")}}
+    assert await stored_event_ids_of(writer, {1: (2, keys)}) == {}
 
 
 async def test_one_lookup_for_a_flush_answers_each_partition_below_its_own_range(writer: ClickHouseWriter) -> None:
