@@ -42,7 +42,7 @@ from runtime.backoff import Backoff, Retries
 from runtime.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
-from stream.flush_policy import FlushPolicy
+from stream.flush_policy import FlushPolicy, FlushWindow
 from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
 from stream.privacy_exec import write_output
@@ -98,11 +98,7 @@ class StreamRunner:
         self._processors: dict[TopicPartition, PartitionProcessor] = {}
         self._forced_end: dict[TopicPartition, int] = {}
         self._needs_restore: set[TopicPartition] = set()
-        # When the current flush window opened: the start of the last flush (so the wait after a flush counts
-        # from its start, as the policy says), or the first record buffered since the runner started or rewound.
-        self._window_start: float | None = None
-        self._policy = FlushPolicy.of(settings)
-        self._interval = self._policy.min_interval_s
+        self._window = FlushWindow(FlushPolicy.of(settings))
         self._retries = Retries(Backoff(settings.stream_retry_initial_s, settings.stream_retry_max_s))
         # Held by every flush, restore and revocation: see the module docstring.
         self._lock = asyncio.Lock()
@@ -172,8 +168,7 @@ class StreamRunner:
                 continue  # revoked while the fetch was in flight
             buffer = self._buffers.setdefault(tp, [])
             buffer.extend(map(SourceRecord.of, messages))
-            if self._window_start is None:
-                self._window_start = self._monotonic()
+            self._window.record_arrived(self._monotonic())
         if self._due():
             try:
                 await self._flush(list(self._buffers))
@@ -187,9 +182,7 @@ class StreamRunner:
         records = sum(len(b) for b in self._buffers.values())
         # A record carries a whole request (1–2,500 events), so records alone say little about the insert size.
         size = sum(len(r.value) for b in self._buffers.values() for r in b) if records else 0
-        now = self._monotonic()
-        age = now - (now if self._window_start is None else self._window_start)
-        return self._policy.due(records, size, age, self._interval)
+        return self._window.due(records, size, self._monotonic())
 
     async def _flush(self, partitions: list[TopicPartition]) -> None:
         async with self._lock:
@@ -221,10 +214,7 @@ class StreamRunner:
             if self._processors.get(s.tp) is s.processor:
                 self._forced_end.pop(s.tp, None)
             self.metrics.committed_offset.labels(s.tp.topic, str(s.tp.partition)).set(s.range.last + 1)
-        # The interval counts from the start of this flush, so a slow flush does not add to the next wait, also
-        # when the flush took every buffered record: the records that arrive meanwhile wait the rest of it only.
-        self._window_start = cycle_start
-        self._interval = self._policy.interval_after(self._monotonic() - cycle_start)
+        self._window.flushed(cycle_start, self._monotonic())
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         if written:
             log.info("flushed %d events from %d partitions", written, len(slices))
@@ -396,7 +386,7 @@ class StreamRunner:
                 else:
                     await consumer.seek_to_beginning(tp)
         if rewind:
-            self._window_start = None
+            self._window.reset()
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:

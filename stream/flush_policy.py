@@ -15,7 +15,7 @@ The size bounds (`stream_flush_rows`, `stream_flush_bytes`) still start a flush 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,3 +52,33 @@ class FlushPolicy:
         if records >= self.max_records or size >= self.max_bytes:
             return True
         return age_s >= interval_s
+
+
+@dataclass(slots=True)
+class FlushWindow:
+    """The consumer's flush clock: a flush is due `interval_s` after the start of the last one (so records that
+    arrive while a flush runs wait only the rest of it), or after the first record since start or a rewind."""
+
+    policy: FlushPolicy
+    opened_at: float | None = None
+    interval_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.interval_s = self.policy.min_interval_s
+
+    def record_arrived(self, now: float) -> None:
+        if self.opened_at is None:
+            self.opened_at = now
+
+    def flushed(self, started: float, ended: float) -> None:
+        """A flush ran from `started` to `ended` (monotonic seconds): the next window opens at its start."""
+        self.opened_at = started
+        self.interval_s = self.policy.interval_after(ended - started)
+
+    def reset(self) -> None:
+        """The buffers were dropped (a rewind): the next record opens the window."""
+        self.opened_at = None
+
+    def due(self, records: int, size: int, now: float) -> bool:
+        age = 0.0 if self.opened_at is None else now - self.opened_at
+        return self.policy.due(records, size, age, self.interval_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.flush_policy import FlushPolicy
+from stream.flush_policy import FlushPolicy, FlushWindow
 from stream.settings import StreamSettings
 
 POLICY = FlushPolicy(min_interval_s=0.1, max_interval_s=1.0, cost_ratio=2.0, max_records=100, max_bytes=10_000)
@@ -45,3 +45,27 @@ def test_settings_give_the_policy_and_a_floor_above_the_interval_is_the_interval
     assert (policy.min_interval_s, policy.max_interval_s, policy.cost_ratio) == (0.05, 0.05, 3.0)
     assert (policy.max_records, policy.max_bytes) == (10_000, 32_000_000)
     assert policy.interval_after(0.0) == 0.05
+
+
+def test_the_window_of_a_flush_opens_at_its_start_and_its_interval_follows_its_cost() -> None:
+    window = FlushWindow(POLICY)
+    assert window.due(records=3, size=10, now=5.0) is False  # nothing has opened it yet
+    window.record_arrived(5.0)
+    window.record_arrived(5.05)  # a later record does not move it
+    assert window.due(records=3, size=10, now=5.09) is False
+    assert window.due(records=3, size=10, now=5.11) is True  # the floor (0.1 s): no flush has set an interval yet
+    window.flushed(started=5.1, ended=5.4)  # 0.3 s: the next is due (1 + 2) × 0.3 after 5.1
+    window.record_arrived(5.4)  # records that arrived during the flush do not reopen it
+    assert window.due(records=1, size=10, now=5.98) is False
+    assert window.due(records=1, size=10, now=6.01) is True  # not 5.4 + 0.9
+    assert window.due(records=0, size=0, now=60.0) is False
+
+
+def test_after_a_rewind_the_next_record_opens_the_window() -> None:
+    window = FlushWindow(POLICY)
+    window.flushed(started=1.0, ended=1.01)
+    assert window.due(records=1, size=10, now=50.0) is True  # a quiet spell: due at once
+    window.reset()
+    window.record_arrived(50.0)
+    assert window.due(records=1, size=10, now=50.05) is False
+    assert window.due(records=1, size=10, now=50.11) is True
