@@ -15,8 +15,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 
 from collector.apps import KeyRingSource
+from collector.batch_lane import BatchLane
 from collector.cost_routes import router as cost_router
-from collector.errors import CollectorError, InvalidCosts, InvalidRequest, OriginNotAllowed, Unavailable
+from collector.error_response import error_response
+from collector.errors import CollectorError
 from collector.metrics import CollectorMetrics
 from collector.money import FxRates
 from collector.pii import PiiHasher
@@ -43,9 +45,11 @@ def create_app(
     metrics: CollectorMetrics | None = None,
     create_topics: bool = True,
     privacy: bool = False,
+    batch_lane: bool = True,
 ) -> FastAPI:
     """`privacy`: read the privacy topic (suppressions, request states) and dispatch requests; without it the
-    privacy API answers 503 and no event is suppressed (unit tests without a broker)."""
+    privacy API answers 503 and no event is suppressed (unit tests without a broker). `batch_lane`: answer
+    `POST /v1/batch` in front of FastAPI's routing (collector/batch_lane.py); False only to compare both ways."""
     state = CollectorState(
         settings=settings,
         sink=sink,
@@ -89,21 +93,12 @@ def create_app(
     app.include_router(webhook_router)
     app.include_router(cost_router)
     app.include_router(privacy_router)
+    if batch_lane:
+        app.add_middleware(BatchLane)
 
     @app.exception_handler(CollectorError)
     async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:
-        if isinstance(exc, Unavailable):
-            state.unavailable_log.report(exc, getattr(request.scope.get("route"), "path", "unmatched"))
-        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
-        # A web SDK must be able to read why it failed (401, 413, 503 …): errors carry CORS headers for any
-        # origin some app allows, since the failing request may not have reached its app's own check.
-        origin = request.headers.get("origin")
-        allowed = any(origin in a.cors_origins for a in state.keys.current().apps) if origin else False
-        if origin and allowed and not isinstance(exc, OriginNotAllowed):
-            headers |= {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-        body: dict[str, object] = {"error": exc.code, "message": exc.message}
-        if isinstance(exc, InvalidCosts | InvalidRequest):
-            body["problems"] = exc.problems
-        return JsonResponse(body, exc.status, headers=headers or None)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        return error_response(state, exc, request.headers.get("origin"), route)
 
     return app

@@ -25,6 +25,8 @@ from collector.state import CollectorState
 
 router = APIRouter()
 
+BATCH_PATH = "/v1/batch"  # also answered by collector/batch_lane.py, in front of FastAPI's routing
+
 _CORS_HEADERS = "content-type, content-encoding, x-write-key, authorization"
 
 
@@ -39,7 +41,7 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/v1/batch",
+    BATCH_PATH,
     responses=BATCH_RESPONSES,
     summary="Send a batch of SDK events",
     description=(
@@ -63,8 +65,8 @@ async def post_batch(request: Request) -> JsonResponse:
         status = exc.status
         raise
     finally:
-        state.metrics.requests.labels("/v1/batch", str(status)).inc()
-        state.metrics.request_seconds.labels("/v1/batch").observe(time.perf_counter() - started)
+        state.metrics.requests.labels(BATCH_PATH, str(status)).inc()
+        state.metrics.request_seconds.labels(BATCH_PATH).observe(time.perf_counter() - started)
 
 
 async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse:
@@ -120,7 +122,7 @@ def _cors_headers(origin: str | None, app: App) -> dict[str, str] | None:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
-@router.options("/v1/batch", include_in_schema=False)
+@router.options(BATCH_PATH, include_in_schema=False)
 async def preflight(request: Request, state: StateDep) -> Response:
     # Preflights carry no write key, so an origin is allowed here if any app lists it; the POST itself then
     # checks the origin against the key's own app.
