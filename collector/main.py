@@ -47,6 +47,10 @@ def run() -> int:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        # uvicorn would otherwise believe X-Forwarded-For from loopback peers and rewrite the client address
+        # before the collector sees it; COLLECTOR_TRUSTED_PROXIES (collector/network.py) is the one place
+        # that decides whose X-Forwarded-For counts.
+        proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.collector_shutdown_grace_s) + 5,
     )

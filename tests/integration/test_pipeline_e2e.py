@@ -50,7 +50,10 @@ def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # t
     prefix = uuid.uuid4().hex[:8]
     body = _batch(prefix, 40)
     body["events"].append({"event_id": "bad", "type": "teleport", "timestamp": 0, "anonymous_id": "x"})  # type: ignore[attr-defined]
-    response = httpx.post(f"{base}/v1/batch", json=body, headers={"X-Write-Key": WRITE_KEY})
+    # No proxy is trusted (COLLECTOR_TRUSTED_PROXIES is empty), so a client's own X-Forwarded-For is not its
+    # address, even from loopback: the collector decides, not the HTTP server in front of it.
+    headers = {"X-Write-Key": WRITE_KEY, "X-Forwarded-For": "203.0.113.9"}
+    response = httpx.post(f"{base}/v1/batch", json=body, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == 40
     assert [r["index"] for r in response.json()["rejected"]] == [40]
@@ -59,6 +62,7 @@ def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # t
     rows = sql(endpoint, "SELECT event_id, app_id, type FROM events ORDER BY event_id")
     assert sorted(r[0] for r in rows) == sorted(f"{prefix}-{i}" for i in range(40))
     assert {r[1] for r in rows} == {"shop"}  # the key's app, whatever the body says
+    assert sql(endpoint, "SELECT DISTINCT ip FROM events") == [["127.0.0.1"]]
     bad = wait_for(lambda: sql(endpoint, "SELECT app_id, code, reason FROM bad_events"), 30, "the dead letter")
     assert bad[0][0] == "shop" and bad[0][1] == "invalid" and "teleport" in bad[0][2]
 
