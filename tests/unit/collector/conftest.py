@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 
 from collector.app import create_app
+from collector.errors import Unavailable
 from collector.routing import OutRecord
 from collector.settings import CollectorSettings
 from collector.sinks import InMemorySink
@@ -149,3 +150,20 @@ class BlockingSink(InMemorySink):
         self.entered.set()
         await self.release.wait()
         await super().publish(records)
+
+
+class PublishFailingSink(InMemorySink):
+    """Metadata answers (is_healthy stays True) while every publish is refused: the case /readyz used to miss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusing = False
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        if self.refusing:
+            msg = "Kafka refused the batch: OutOfOrderSequenceNumber"
+            raise Unavailable(msg, cause="producer_replaced")
+        await super().publish(records)
+
+    async def is_healthy(self) -> bool:
+        return True

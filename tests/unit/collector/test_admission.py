@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,12 +14,11 @@ import orjson
 import pytest
 
 from collector.cost_routes import MAX_COST_BYTES, MAX_COST_ROWS
-from collector.errors import Unavailable
-from collector.routing import OutRecord
 from collector.sinks import InMemorySink
 from tests.unit.collector.conftest import (
     BlockingSink,
     EventFactory,
+    PublishFailingSink,
     asgi_client,
     auth,
     body,
@@ -32,23 +30,6 @@ from tests.unit.collector.conftest import (
 TOKEN = "tok_admission_0123456789"
 ADMIN = "ak_shop_admin_0123456789"
 WEBHOOK = f"/v1/webhooks/gdt-01/click?token={TOKEN}&click_id="
-
-
-class PublishFailingSink(InMemorySink):
-    """Metadata answers (is_healthy stays True) while every publish is refused: the case /readyz used to miss."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refusing = False
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        if self.refusing:
-            msg = "Kafka refused the batch: OutOfOrderSequenceNumber"
-            raise Unavailable(msg, cause="producer_replaced")
-        await super().publish(records)
-
-    async def is_healthy(self) -> bool:
-        return True
 
 
 @pytest.fixture

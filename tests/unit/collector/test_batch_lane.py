@@ -21,27 +21,13 @@ from fastapi import APIRouter, FastAPI
 from collector.errors import Unavailable
 from collector.routing import OutRecord
 from collector.sinks import InMemorySink
-from tests.unit.collector.conftest import asgi_client, build_app, make_settings
+from tests.unit.collector.conftest import PublishFailingSink, asgi_client, build_app, make_settings
 
 KEY = "wk_shop_12345678"
 OTHER_KEY = "wk_blog_12345678"
 SHOP_ORIGIN = "https://h5.shop.example"
 BLOG_ORIGIN = "https://h5.blog.example"
 TS = 1_714_550_400_123
-
-
-class RefusingSink(InMemorySink):
-    """Publishing refused the way a broker fault is reported (a 503 with a cause and Retry-After)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.refusing = False
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        if self.refusing:
-            msg = "Kafka refused the batch"
-            raise Unavailable(msg, cause="kafka_refused")
-        await super().publish(records)
 
 
 @pytest.fixture
@@ -146,12 +132,12 @@ async def test_the_cases_reach_every_kind_of_answer(apps_file: Path) -> None:
 
 async def test_a_refused_publish_is_the_same_503_with_retry_after_and_cors(apps_file: Path) -> None:
     answers = []
-    for app, sink in pair(apps_file, RefusingSink):
-        assert isinstance(sink, RefusingSink)
+    for app, sink in pair(apps_file, PublishFailingSink):
+        assert isinstance(sink, PublishFailingSink)
         sink.refusing = True
         answers.append(await answer(app, "POST", "/v1/batch", {**JSON, "X-Write-Key": KEY, "Origin": SHOP_ORIGIN},
                                     batch(event(1))))
-        unavailable = app.state.collector.metrics.unavailable.labels("kafka_refused")._value.get()
+        unavailable = app.state.collector.metrics.unavailable.labels("producer_replaced")._value.get()
         assert unavailable == 1
     assert answers[0] == answers[1]
     status, headers, content = answers[0]
