@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from collector.errors import Overloaded, Unavailable
@@ -30,9 +29,10 @@ class Admission:
         self._metrics = metrics
         self._idle = asyncio.Event()
         self._idle.set()
+        self._slot = _Slot(self)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    def acquire(self) -> None:
+        """Takes a place, or raises `Overloaded` (draining, or all places taken)."""
         if self.draining:
             msg = "the collector is shutting down; retry with the same event ids"
             raise Overloaded(msg, cause="draining")
@@ -42,13 +42,16 @@ class Admission:
         self.in_flight += 1
         self._idle.clear()
         self._metrics.in_flight.inc()
-        try:
-            yield
-        finally:
-            self.in_flight -= 1
-            self._metrics.in_flight.dec()
-            if self.in_flight == 0:
-                self._idle.set()
+
+    def release(self) -> None:
+        self.in_flight -= 1
+        self._metrics.in_flight.dec()
+        if self.in_flight == 0:
+            self._idle.set()
+
+    def slot(self) -> _Slot:
+        """`async with admission.slot():` holds one of the `max_in_flight` places for the request's duration."""
+        return self._slot
 
     async def drain(self, grace_s: float) -> None:
         """Refuse new requests, then wait up to `grace_s` for the ones in flight."""
@@ -57,6 +60,24 @@ class Admission:
             await asyncio.wait_for(self._idle.wait(), grace_s)
         except TimeoutError:
             log.warning("shutdown grace period over with %d requests in flight", self.in_flight)
+
+
+class _Slot:
+    """The context manager of `Admission.slot()`: one per admission, as it holds no state of its own.
+
+    A class rather than `@asynccontextmanager`: the generator machinery cost ~8 µs per request (py-spy, 1-event
+    requests in process), about 4% of the request."""
+
+    __slots__ = ("_admission",)
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+
+    async def __aenter__(self) -> None:
+        self._admission.acquire()
+
+    async def __aexit__(self, *_: object) -> None:
+        self._admission.release()
 
 
 @dataclass

@@ -15,6 +15,10 @@ from collector.errors import MalformedBody, PayloadTooLarge, UnsupportedEncoding
 
 # orjson reads integer literals past 64 bits as floats, silently rounding them; such numbers are refused.
 _INT64 = float(2**63)
+# How much longer than its text a JSON document can get when orjson parses and writes it again: strings, keys
+# and punctuation never grow (escapes stay or shorten, whitespace and repeated keys go), and a number grows most
+# from "1e15" (4 bytes) to "1000000000000000.0" (18). tests/unit/collector/test_body_limits.py checks it.
+REENCODED_GROWTH = 4.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,12 @@ class BodyLimits:
     max_depth: int = 12  # nesting of an event's JSON (object/array levels), counted from the event itself
     max_string_chars: int = 8_192
     max_properties: int = 200
+
+
+def events_surely_fit(body_bytes: int, limits: BodyLimits) -> bool:
+    """Whether no event of a (decompressed) body this long can be over `max_event_bytes` once re-encoded, which is
+    how an event's size is measured: an event's text is part of the body, so the per-event check cannot fail."""
+    return body_bytes * REENCODED_GROWTH <= limits.max_event_bytes
 
 
 def decompress(raw: bytes, content_encoding: str | None, limits: BodyLimits) -> bytes:

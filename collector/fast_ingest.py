@@ -15,8 +15,9 @@ What is skipped, and why it is the same:
   the threshold are the request's, so whether to correct is decided once per request, and the times sent
   (epoch milliseconds, or millisecond ISO text) are exact integers of milliseconds; datetimes subtract exactly,
   so the arithmetic is the same.
-* The size check (`orjson.dumps` of the raw event) is kept: a re-serialised event can be longer than its text
-  in the body (`1e5` is written `100000.0`), so the body's size bounds nothing per event.
+* The size check (`orjson.dumps` of the raw event) is skipped only when the body is short enough that no event
+  of it can fail it (`collector.body.events_surely_fit`): a re-serialised event can be longer than its text in
+  the body (`1e15` is written `1000000000000000.0`), at most `REENCODED_GROWTH` times.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from collector.body import BodyLimits, shape_problem
+from collector.body import BodyLimits, events_surely_fit, shape_problem
 from schemas.events import format_timestamp
 from schemas.fast_events import BOUNDS, FREE_KEYS, fast_dumps
 from schemas.fast_times import format_epoch_ms, iso_ms
@@ -60,13 +61,16 @@ class FastBatch:
     received_us: int
     offset_us: int  # subtracted from each event's time: sent_at − received_at when corrected, else 0
     corrected: bool
+    sizes_fit: bool  # no event of the body can be over the size limit (`events_surely_fit`)
 
     @classmethod
     def of(
         cls, *, limits: BodyLimits, app_id: str, received_at: datetime, sent_at: datetime | None,
-        ip: str | None, user_agent: str | None, max_future_skew: timedelta,
+        ip: str | None, user_agent: str | None, max_future_skew: timedelta, body_bytes: int | None = None,
     ) -> FastBatch | None:
-        """None when the shortcut cannot apply to this request (the pydantic path raises or decides)."""
+        """None when the shortcut cannot apply to this request (the pydantic path raises or decides).
+
+        `body_bytes`: the length of the body the events were parsed from, when known."""
         if received_at.tzinfo is None or max_future_skew < timedelta(0) or not limits_allow_shortcut(limits):
             return None
         corrected = False
@@ -85,12 +89,14 @@ class FastBatch:
             received_us=(received_at - _EPOCH) // _MICROSECOND,
             offset_us=offset_us,
             corrected=corrected,
+            sizes_fit=body_bytes is not None and events_surely_fit(body_bytes, limits),
         )
 
     def enrich_all(self, raw_events: list[Any]) -> list[dict[str, Any] | None]:
         """For each raw event, its `enrich` output when it is surely accepted, else None (the pydantic path)."""
         limits = self.limits
         max_bytes = limits.max_event_bytes
+        check_size = not self.sizes_fit
         server = self._server_fields()
         offset_us, received_us, received_at = self.offset_us, self.received_us, self.received_at_text
         free = FREE_KEYS
@@ -99,7 +105,7 @@ class FastBatch:
             if event is None:
                 continue
             raw = raw_events[index]
-            if len(orjson.dumps(raw)) > max_bytes:
+            if check_size and len(orjson.dumps(raw)) > max_bytes:
                 out[index] = None
                 continue
             for key in free[event["type"]]:

@@ -61,12 +61,16 @@ def ingest(
     hasher: PiiHasher,
     max_future_skew: timedelta = DEFAULT_CLOCK_SKEW_THRESHOLD,
     money: MoneyRules = _NO_CONVERSION,
+    *,
+    body_bytes: int | None = None,
 ) -> IngestResult:
+    """`body_bytes`: the length of the (decompressed) body `raw_events` came from, if known (it lets the shortcut
+    skip a size check that cannot fail)."""
     result = IngestResult()
     sent_at, sent_at_problem = _sent_at(sent_at_raw)
     fast = None if sent_at_problem else FastBatch.of(
         limits=limits, app_id=ctx.app_id, received_at=ctx.received_at, sent_at=sent_at, ip=ctx.ip,
-        user_agent=ctx.user_agent, max_future_skew=max_future_skew,
+        user_agent=ctx.user_agent, max_future_skew=max_future_skew, body_bytes=body_bytes,
     )
     # The shortcut gives the same record as the steps below for the events it is sure of, and None for the
     # rest, which take those steps (collector/fast_ingest.py).

@@ -65,8 +65,9 @@ async def post_batch(request: Request) -> JsonResponse:
         status = exc.status
         raise
     finally:
-        state.metrics.requests.labels(BATCH_PATH, str(status)).inc()
-        state.metrics.request_seconds.labels(BATCH_PATH).observe(time.perf_counter() - started)
+        metrics = state.metrics
+        metrics.request_count(BATCH_PATH, str(status)).inc()
+        metrics.request_time(BATCH_PATH).observe(time.perf_counter() - started)
 
 
 async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse:
@@ -88,7 +89,8 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
             user_agent=request.headers.get("user-agent", "")[:512],
         )
         money = MoneyRules(app.reporting_currency, state.fx)
-        result = ingest(raw_events, sent_at, ctx, limits, state.hasher, state.settings.clock_skew_threshold(), money)
+        result = ingest(raw_events, sent_at, ctx, limits, state.hasher, state.clock_skew_threshold, money,
+                        body_bytes=len(body))
         settings = state.settings
         kept = _unsuppressed(state, app.app_id, result.accepted)
         records = route_events(kept, settings.kafka_events_topic)
@@ -96,9 +98,9 @@ async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse
         if records:
             await state.publish(records)
 
-    state.metrics.events_accepted.labels(app.app_id).inc(len(result.accepted))
+    state.metrics.accepted(app.app_id).inc(len(result.accepted))
     for rejection in result.rejected:
-        state.metrics.events_rejected.labels(rejection.code).inc()
+        state.metrics.rejected(rejection.code).inc()
     payload = {
         "accepted": len(result.accepted),
         "rejected": [{"index": r.index, "code": r.code, "reason": r.reason} for r in result.rejected],

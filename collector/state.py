@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from collector.admission import Admission, PublishHealth, UnavailableLog
 from collector.apps import KeyRingSource
@@ -50,6 +51,7 @@ class CollectorState:
     limits: BodyLimits = field(init=False)
     trusted_proxies: tuple[Network, ...] = field(init=False)
     id_secret: bytes = field(init=False, repr=False)
+    clock_skew_threshold: timedelta = field(init=False)
 
     def __post_init__(self) -> None:
         self.admission = Admission(self.settings.collector_max_in_flight, self.metrics)
@@ -57,6 +59,7 @@ class CollectorState:
         self.unavailable_log = UnavailableLog(self.metrics, lambda: self.monotonic())
         self.limits = self.settings.body_limits()
         self.trusted_proxies = tuple(self.settings.trusted_proxy_networks())
+        self.clock_skew_threshold = self.settings.clock_skew_threshold()
         # The key of suppressed-id hashes: the PII secret, shared with the processor like the phone hash's.
         self.id_secret = self.settings.pii_hash_secret.get_secret_value().encode()
 
