@@ -26,10 +26,11 @@ class Admission:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.draining = False
-        self._metrics = metrics
         self._idle = asyncio.Event()
         self._idle.set()
         self._slot = _Slot(self)
+        # Read when scraped, not counted on every request: a locked inc() and dec() per request otherwise.
+        metrics.in_flight.set_function(lambda: self.in_flight)
 
     def acquire(self) -> None:
         """Takes a place, or raises `Overloaded` (draining, or all places taken)."""
@@ -41,11 +42,9 @@ class Admission:
             raise Overloaded(msg, cause="overloaded")
         self.in_flight += 1
         self._idle.clear()
-        self._metrics.in_flight.inc()
 
     def release(self) -> None:
         self.in_flight -= 1
-        self._metrics.in_flight.dec()
         if self.in_flight == 0:
             self._idle.set()
 

@@ -98,7 +98,7 @@ def create_app(
     app.include_router(cost_router)
     app.include_router(privacy_router)
     if batch_lane:
-        app.add_middleware(BatchLane)
+        app.add_middleware(BatchLane, state=state)
 
     @app.exception_handler(CollectorError)
     async def _collector_error(request: Request, exc: CollectorError) -> JsonResponse:

@@ -4,10 +4,10 @@ Why: at 1 to 10 events per request, the framework's routing, exception and exit-
 handler cost about as much as the batch itself (py-spy on the real collector at 1-event requests: fastapi and
 starlette ~30% of its CPU; BENCHMARKS.md). The lane is an ASGI middleware inside FastAPI's outer ones (server
 errors, telemetry, body limits), so an unexpected exception still becomes the same 500. It calls the very
-handler the route declares (`collector.routes.post_batch`) and turns a `CollectorError` into the response the
-app's exception handler gives (`collector.error_response`), so the answer is the same byte for byte
-(tests/unit/collector/test_batch_lane.py compares both ways). Any other path or method goes through FastAPI, and
-the route stays declared there for the OpenAPI document.
+handler the route declares (`collector.routes.answer_batch`, with the app's state, which the lane is given) and
+turns a `CollectorError` into the response the app's exception handler gives (`collector.error_response`), so
+the answer is the same byte for byte (tests/unit/collector/test_batch_lane.py compares both ways). Any other
+path or method goes through FastAPI, and the route stays declared there for the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from collector.deps import state_of
 from collector.error_response import error_response
 from collector.errors import CollectorError
-from collector.routes import BATCH_PATH, post_batch
+from collector.routes import BATCH_PATH, answer_batch
+from collector.state import CollectorState
 
 
 class BatchLane:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: CollectorState) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != _path(scope):
@@ -31,9 +32,9 @@ class BatchLane:
             return
         request = Request(scope, receive)
         try:
-            response = await post_batch(request)
+            response = await answer_batch(request, self.state)
         except CollectorError as exc:
-            response = error_response(state_of(request), exc, request.headers.get("origin"), BATCH_PATH)
+            response = error_response(self.state, exc, request.headers.get("origin"), BATCH_PATH)
         await response(scope, receive, send)
 
 

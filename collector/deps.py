@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
 from collector.errors import MalformedBody, PayloadTooLarge
 from collector.state import CollectorState
@@ -33,9 +34,18 @@ async def read_bounded(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             msg = f"the body is {declared} bytes; at most {limit}"
             raise PayloadTooLarge(msg)
+    # The ASGI messages themselves, as Request.stream() reads them, without its async generator (a few µs of a
+    # small request on the hottest route).
+    receive = request.receive
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:  # chunked uploads have no Content-Length: stop reading at the limit
             msg = f"the body is over {limit} bytes"

@@ -54,7 +54,11 @@ BATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def post_batch(request: Request) -> JsonResponse:
     # The state is read here, not through the StateDep dependency: FastAPI's dependency solving is a
     # measurable part of a small request on the hottest route (the other routes keep StateDep).
-    state = state_of(request)
+    return await answer_batch(request, state_of(request))
+
+
+async def answer_batch(request: Request, state: CollectorState) -> JsonResponse:
+    """The batch route's answer; also called by collector/batch_lane.py, which holds the state itself."""
     started = time.perf_counter()
     status = 500
     try:

@@ -186,26 +186,25 @@ class KafkaSink:
         started = time.perf_counter()
         futures: list[asyncio.Future[Any]] = []
         try:
-            try:
-                async with asyncio.timeout(self._deadline_s):
+            # One deadline for queueing and acknowledgement alike (one timer per request).
+            async with asyncio.timeout(self._deadline_s):
+                try:
                     for r in records:
                         # send() only enqueues (cancelling it un-queues the record); the future resolves on the
                         # broker's acks=all acknowledgement.
                         future = await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
                         self._main.watch(producer, future)
                         futures.append(future)
-            except TimeoutError:
-                raise self._timed_out() from None
-            except KafkaError as exc:  # classified once, in kafka_faults; the message names only the class
-                raise self._refused(kafka_faults.on_enqueue(exc)) from None
-            remaining = max(0.0, self._deadline_s - (time.perf_counter() - started))
-            # wait() leaves the futures alone on timeout: the records stay queued and may still land.
-            _, pending = await asyncio.wait(futures, timeout=remaining)
-            if pending:
-                raise self._timed_out()
-            self._check_delivered(self._main, producer, futures)
+                except KafkaError as exc:  # classified once, in kafka_faults; the message names only the class
+                    raise self._refused(kafka_faults.on_enqueue(exc)) from None
+                # wait() leaves the futures alone when the deadline cancels it: the records stay queued and may
+                # still land.
+                await asyncio.wait(futures)
+        except TimeoutError:
+            raise self._timed_out() from None
         finally:
             self._metrics.kafka_publish_seconds.observe(time.perf_counter() - started)
+        self._check_delivered(self._main, producer, futures)
 
     async def publish_atomic(self, records: Sequence[OutRecord]) -> None:
         """Every record in one Kafka transaction, committed only once all are acknowledged.

@@ -174,6 +174,26 @@ async def test_webhooks_and_uploads_count_against_the_in_flight_bound_and_shutdo
     assert [e["click_id"] for r in sink.records for e in orjson.loads(r.value)] == ["slow"]
 
 
+def in_flight_gauge(metrics_text: str) -> float:
+    values = [line.rsplit(" ", 1)[1] for line in metrics_text.splitlines()
+              if line.startswith("touchstream_collector_in_flight ")]
+    assert len(values) == 1
+    return float(values[0])
+
+
+async def test_the_in_flight_gauge_counts_the_requests_being_handled(make_event: EventFactory) -> None:
+    sink = BlockingSink()
+    app = build_app(make_settings(), sink)
+    async with asgi_client(app) as client:
+        assert in_flight_gauge((await client.get("/metrics")).text) == 0
+        batch = asyncio.create_task(client.post("/v1/batch", content=body([make_event()]), headers=auth()))
+        await asyncio.wait_for(sink.entered.wait(), 10)
+        assert in_flight_gauge((await client.get("/metrics")).text) == 1
+        sink.release.set()
+        assert (await batch).status_code == 200
+        assert in_flight_gauge((await client.get("/metrics")).text) == 0
+
+
 def spend_rows(n: int) -> list[dict[str, str]]:
     return [{"date": f"2024-04-{i % 28 + 1:02d}", "channel": "tencent_ads", "campaign": f"campaign-{i}",
              "spend": "1200.50", "source": "tencent_ads"} for i in range(n)]
