@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
+from starlette.types import Scope
 
 from collector.errors import MalformedBody, PayloadTooLarge
 from collector.state import CollectorState
@@ -23,6 +24,14 @@ async def _state(request: Request) -> CollectorState:
 
 
 StateDep = Annotated[CollectorState, Depends(_state)]
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """The request's headers as a dict, for a route that looks up several (names are lower case in ASGI).
+
+    Starlette's `Headers` scans the list on every lookup and raises KeyError for an absent name; a small request
+    on the hottest route looks up six. A repeated name gives its first value, as `Headers` does."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
 
 
 async def read_bounded(request: Request, limit: int) -> bytes:

@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from collector.auth import App, write_key_from_headers
 from collector.body import decompress, parse_batch
-from collector.deps import StateDep, read_bounded, state_of
+from collector.deps import StateDep, header_map, read_bounded, state_of
 from collector.errors import CollectorError, OriginNotAllowed
 from collector.ingest import RequestContext, ingest
 from collector.network import client_ip
@@ -76,21 +76,22 @@ async def answer_batch(request: Request, state: CollectorState) -> JsonResponse:
 
 async def _handle_batch(request: Request, state: CollectorState) -> JsonResponse:
     async with state.admission.slot():
-        app = state.keys.current().app_for(write_key_from_headers(request.headers))
-        origin = request.headers.get("origin")
+        headers = header_map(request.scope)
+        app = state.keys.current().app_for(write_key_from_headers(headers))
+        origin = headers.get("origin")
         if origin is not None and origin not in app.cors_origins:
             msg = f"origin {origin!r} is not allowed for app {app.app_id!r}"
             raise OriginNotAllowed(msg)
         limits = state.limits
         raw = await read_bounded(request, limits.max_body_bytes)
-        body = decompress(raw, request.headers.get("content-encoding"), limits)
+        body = decompress(raw, headers.get("content-encoding"), limits)
         sent_at, raw_events = parse_batch(body, limits)
-        peer = request.client.host if request.client else ""
+        client = request.scope.get("client")
         ctx = RequestContext(
             app_id=app.app_id,
             received_at=state.clock(),
-            ip=client_ip(peer, request.headers.get("x-forwarded-for"), state.trusted_proxies),
-            user_agent=request.headers.get("user-agent", "")[:512],
+            ip=client_ip(client[0] if client else "", headers.get("x-forwarded-for"), state.trusted_proxies),
+            user_agent=headers.get("user-agent", "")[:512],
         )
         money = MoneyRules(app.reporting_currency, state.fx)
         result = ingest(raw_events, sent_at, ctx, limits, state.hasher, state.clock_skew_threshold, money,

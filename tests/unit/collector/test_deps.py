@@ -1,13 +1,15 @@
-"""collector.deps.read_bounded reads the ASGI body messages itself: chunks, the limit, a client that went away."""
+"""collector.deps: read_bounded reads the ASGI body messages itself (chunks, the limit, a client that went away);
+header_map answers as Starlette's Headers does."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 
-from collector.deps import read_bounded
+from collector.deps import header_map, read_bounded
 from collector.errors import MalformedBody, PayloadTooLarge
 
 
@@ -55,3 +57,13 @@ async def test_a_client_gone_mid_body_is_a_disconnect_as_starlette_reads_it() ->
     request = request_of([body_message(b"ab", True), {"type": "http.disconnect"}])
     with pytest.raises(ClientDisconnect):
         await read_bounded(request, 100)
+
+
+def test_header_map_answers_as_starlettes_headers() -> None:
+    raw = [(b"x-write-key", b"wk_1"), (b"user-agent", b"ua/1"), (b"x-write-key", b"wk_2"), (b"origin", b"h\xe9")]
+    scope = {"type": "http", "headers": raw}
+    mapped = header_map(scope)
+    starlette = Headers(scope=scope)
+    for name in ("x-write-key", "user-agent", "origin", "content-encoding"):
+        assert mapped.get(name) == starlette.get(name)
+    assert (mapped["x-write-key"], mapped["origin"]) == ("wk_1", "hé")  # the first of a repeated name; latin-1
