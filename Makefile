@@ -74,6 +74,9 @@ $(PEER_STAMP): loadtests/peer-requirements.txt
 bench-collector: venv kafka-fetch ## collector events/s per core (1/10/100-event batches), ceiling and floor [BASELINE=dir]
 	@$(BIN)/python -m loadtests.bench_collector $(BENCH_BASELINE) $(BENCH_ARGS)
 
+bench-instructions: venv ## collector work in CPU instructions (callgrind; needs valgrind): ceiling, 1/10-event requests [BASELINE=dir]
+	@$(BIN)/python -m loadtests.bench_instructions $(BENCH_BASELINE) $(BENCH_ARGS)
+
 bench-stream: venv kafka-fetch $(PEER_STAMP) ## processor events per CPU-s: live, catch-up, floor, peer; latency [BASELINE=dir]
 	@$(BIN)/python -m loadtests.bench_stream $(BENCH_BASELINE) $(BENCH_ARGS)
 
@@ -94,4 +97,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@rm -rf data
 
 .PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
-.PHONY: sdk-test sdk-build bench-catchup bench-processing
+.PHONY: sdk-test sdk-build bench-catchup bench-processing bench-instructions
