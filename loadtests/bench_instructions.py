@@ -14,7 +14,7 @@ start-up (imports, the app, warm-up) cancels out.
 
 Instructions are not time: a cache miss or a branch mispredicted costs cycles an instruction count does not
 show. These figures say how much work a change removed; the events/s of `make bench-collector` stay the targets.
-Needs `valgrind` (Debian: `apt-get install valgrind`); under it a run is ~50× slower, about 4 minutes in all.
+Needs `valgrind` (Debian: `apt-get install valgrind`); under it a run is ~50× slower: 10–15 minutes in all.
 """
 
 from __future__ import annotations
