@@ -65,7 +65,7 @@ class CollectorMetrics:
             "Publishes that missed their deadline and may still land (absorbed by event_id dedup)",
             registry=r,
         )
-        # The hottest route's children (collector/routes.py).
+        # The children the publishing routes count with (collector/routes.py, collector/webhooks/routes.py).
         self.request_count = Children(self.requests)
         self.request_time = Children(self.request_seconds)
         self.accepted = Children(self.events_accepted)

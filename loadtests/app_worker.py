@@ -20,9 +20,11 @@ from typing import Any
 
 import orjson
 
-RECEIVED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # as the bodies' sent_at (loadtests.bench_instructions)
+# ceiling_worker.py's request facts (not imported: a worker imports nothing of a tree before choosing the root).
+PII_SECRET = b"benchmark-pii-secret-0123456789"
+UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) MicroMessenger/8.0.47"
+RECEIVED_AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 KEY = "wk_app00_bench0123456789"
-UA = b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) MicroMessenger/8.0.47"
 
 
 def build(root: str) -> Any:
@@ -33,7 +35,7 @@ def build(root: str) -> Any:
     from collector.sinks import InMemorySink
 
     settings = CollectorSettings(
-        touchstream_env="test", collector_write_keys=f"app00:{KEY}", pii_hash_secret="benchmark-pii-secret-0123456789",
+        touchstream_env="test", collector_write_keys=f"app00:{KEY}", pii_hash_secret=PII_SECRET.decode(),
         kafka_events_topic="bench.events", kafka_deadletter_topic="bench.deadletter",
     )
     sink = InMemorySink()
@@ -43,7 +45,7 @@ def build(root: str) -> Any:
 
 async def request(app: Any, body: bytes) -> tuple[int, bytes]:
     headers = [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"), (b"x-write-key", KEY.encode()),
-               (b"user-agent", UA), (b"content-length", str(len(body)).encode())]
+               (b"user-agent", UA.encode()), (b"content-length", str(len(body)).encode())]
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": "/v1/batch", "raw_path": b"/v1/batch", "query_string": b"", "root_path": "", "headers": headers,
              "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000), "state": {}}

@@ -102,7 +102,7 @@ async def _record(
         raise  # still a 400 to the caller; the dead letter keeps what was sent
     event = ad_touch_event(touch, integration, now)
     await state.publish(route_events([event], settings.kafka_events_topic))
-    state.metrics.events_accepted.labels(integration.app_id).inc()
+    state.metrics.accepted(integration.app_id).inc()
     return JsonResponse({"ok": True})
 
 
