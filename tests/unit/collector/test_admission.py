@@ -194,6 +194,18 @@ async def test_the_in_flight_gauge_counts_the_requests_being_handled(make_event:
         assert in_flight_gauge((await client.get("/metrics")).text) == 0
 
 
+async def test_accepted_events_are_counted_by_app_on_the_batch_route_and_the_webhooks(
+    apps_file: Path, make_event: EventFactory
+) -> None:
+    app = build_app(make_settings(collector_apps_file=apps_file, collector_write_keys=""), InMemorySink())
+    async with asgi_client(app) as client:
+        batch = await client.post("/v1/batch", content=body([make_event(), make_event()]), headers=auth())
+        assert batch.status_code == 200
+        assert (await client.get(WEBHOOK + "counted")).status_code == 200
+        text = (await client.get("/metrics")).text
+    assert 'touchstream_collector_events_accepted_total{app_id="shop"} 3.0' in text.splitlines()
+
+
 def spend_rows(n: int) -> list[dict[str, str]]:
     return [{"date": f"2024-04-{i % 28 + 1:02d}", "channel": "tencent_ads", "campaign": f"campaign-{i}",
              "spend": "1200.50", "source": "tencent_ads"} for i in range(n)]
