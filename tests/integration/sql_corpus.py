@@ -205,3 +205,20 @@ def seed_folder(url: str, database: str) -> None:
     client = connect(url, database)
     migrate(client)
     seed(client)
+
+
+def run_cli(queries: list[str]) -> list[dict[str, object]]:
+    """`touchstream sql QUERY` for each query through the CLI's own `main`, in this process (one process per chDB
+    folder): the exit code and what each call wrote. A process per query would cost ~2 s of start-up each."""
+    import contextlib
+    import io
+
+    from touchstream.cli import main
+
+    answers: list[dict[str, object]] = []
+    for query in queries:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["sql", query])
+        answers.append({"query": query, "rc": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+    return answers

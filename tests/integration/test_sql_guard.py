@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from stream.query_server import create_query_app
@@ -183,16 +184,43 @@ def cli(env: dict[str, str], query: str, *args: str) -> subprocess.CompletedProc
                           timeout=120, check=False)
 
 
+def cli_in_one_process(env: dict[str, str], queries: list[str]) -> list[dict[str, Any]]:
+    driver = ("import sys, orjson; from tests.integration.sql_corpus import run_cli; "
+              "sys.stdout.buffer.write(orjson.dumps(run_cli(orjson.loads(sys.stdin.buffer.read()))))")
+    done = subprocess.run([sys.executable, "-c", driver], input=orjson.dumps(queries), env=env, cwd=ROOT,
+                          capture_output=True, timeout=300, check=True)
+    answers: list[dict[str, Any]] = orjson.loads(done.stdout)
+    return answers
+
+
+def _refused(query: str, reason: str, rc: int, stdout: str, stderr: str) -> str | None:
+    line = stderr.strip()
+    if rc == 1 and not stdout and reason in line and "\n" not in line and line.startswith("touchstream sql: "):
+        return None
+    return f"{_short(query)}: rc={rc} stdout={stdout[-100:]!r} stderr={stderr[-300:]!r}"
+
+
+# argv cannot carry a NUL byte: that one entry is covered by the endpoint test only.
+CLI_HOSTILE = [(q, r) for q, r in HOSTILE if "\x00" not in q]
+
+
 def test_touchstream_sql_refuses_the_hostile_corpus_on_a_folder(folder: dict[str, str]) -> None:
-    # argv cannot carry a NUL byte: that one entry is covered by the endpoint test only.
-    corpus = [(q, r) for q, r in HOSTILE if "\x00" not in q]
-    failures = []
-    for query, reason in corpus:
-        done = cli(folder, query)
-        line = done.stderr.strip()
-        if done.returncode != 1 or done.stdout or reason not in line or "\n" in line:
-            failures.append(f"{_short(query)}: rc={done.returncode} stderr={done.stderr[-300:]!r}")
+    answers = cli_in_one_process(folder, [q for q, _ in CLI_HOSTILE])
+    assert [a["query"] for a in answers] == [q for q, _ in CLI_HOSTILE]
+    pairs = zip(CLI_HOSTILE, answers, strict=True)
+    verdicts = [_refused(q, r, a["rc"], a["stdout"], a["stderr"]) for (q, r), a in pairs]
+    failures = [f for f in verdicts if f]
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("query", ["SELECT file('data/apps.json')", "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+                                   "SELECT * FROM system.users", "DROP TABLE events"])
+def test_touchstream_sql_as_a_process_refuses_with_one_line_and_exit_code_1(folder: dict[str, str], query: str) -> None:
+    # The in-process run above skips the process itself: exit code, stdout and stderr as a shell sees them,
+    # on a function, a table function, a system table (the guard's catalogue) and a statement-level refusal.
+    reason = dict(CLI_HOSTILE)[query]
+    done = cli(folder, query)
+    assert _refused(query, reason, done.returncode, done.stdout, done.stderr) is None
 
 
 def test_touchstream_sql_on_a_folder_still_answers(folder: dict[str, str]) -> None:
