@@ -26,7 +26,6 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,17 @@ import orjson
 
 from loadtests.ceiling import ab_ceiling, stages
 from loadtests.collector_report import print_report
-from loadtests.common import RESULTS, Bench, collector_env, imported_from, log, median, profile_tables, write_keys
+from loadtests.common import (
+    RESULTS,
+    Bench,
+    collector_env,
+    imported_from,
+    log,
+    median,
+    profile_tables,
+    result_path,
+    write_keys,
+)
 from tests.integration.harness import ROOT, Service, free_port, wait_http_ok
 
 PLAN = ((1, 64, 4_000), (10, 64, 1_000), (100, 32, 200))  # (events per request, connections, distinct bodies)
@@ -90,7 +99,7 @@ def profile(collector: Service, spec: dict[str, Any], label: str, seconds: int) 
     if not spy.exists():
         return {"error": "py-spy not found"}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    raw = RESULTS / f"profile-collector-{label}-{datetime.now(UTC).date().isoformat()}.txt"
+    raw = result_path(f"profile-collector-{label}", ".txt")
     proc = subprocess.Popen(
         [str(spy), "record", "--nonblocking", "--format", "raw", "-r", "200", "-d", str(seconds),
          "-o", str(raw), "--pid", str(collector.pid)],

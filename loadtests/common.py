@@ -85,9 +85,15 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def result_path(name: str, suffix: str, at: datetime | None = None) -> Path:
+    """Where a run keeps `name`'s results: stamped to the second (UTC), so that a later run of the same day (a
+    profile after an A/B, say) never overwrites an earlier one's file."""
+    return RESULTS / f"{name}-{(at or datetime.now(UTC)).strftime('%Y-%m-%dT%H%M%SZ')}{suffix}"
+
+
 def write_result(name: str, payload: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{datetime.now(UTC).date().isoformat()}.json"
+    path = result_path(name, ".json")
     path.write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
     return path
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from loadtests.bench_collector import top_frames
-from loadtests.common import PII_SECRET, RESULTS, cpu_seconds, median
+from loadtests.common import PII_SECRET, RESULTS, cpu_seconds, median, result_path
 from loadtests.events import EventGenerator, batch_body
 from tests.integration.broker import Broker
 from tests.integration.harness import ROOT, Service, free_port, sql, wait_http_ok
@@ -177,7 +177,7 @@ def throughput_run(kafka: Broker, topic: str, deadletter: str, n: int, tmp: Path
         env["PYTHONPATH"] = str(root)
     stream = Service("stream", env, log_path).start(cwd=root or ROOT)
     spy: subprocess.Popen[bytes] | None = None
-    raw_profile = RESULTS / f"profile-stream-{datetime.now(UTC).date().isoformat()}.txt"
+    raw_profile = result_path("profile-stream", ".txt")
     try:
         launched = time.monotonic()
         wait_http_ok(f"http://127.0.0.1:{qport}/healthz", 90, stream)
