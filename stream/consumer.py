@@ -245,22 +245,29 @@ class StreamRunner:
             raise
         await announce
         written = 0
-        # A pipeline of two: while one partition's rows are inserted (chDB releases the GIL while it writes), the
-        # next partition is processed. Inserts still run one at a time, in partition order, and none starts
-        # after one has failed.
-        pending: asyncio.Task[int] | None = None
+        # A pipeline: while partitions' rows are inserted (chDB releases the GIL while it writes), the next
+        # partition is processed. One partition's write at a time per writer lane, so up to `lanes` partitions
+        # are written at once: each has its own ranges and tokens, so their order does not matter. None starts
+        # after one has failed; a failure cancels the writes in flight (an insert already in the engine may
+        # still land: its rows are past the committed offset, which is all a restore reads, and the replay's
+        # insert of them is dropped by its token).
+        lanes = self.writer.lanes
+        busy: dict[int, asyncio.Task[int]] = {}
         try:
             for s in slices:
                 out = s.processor.process(s.records, stored.get(s.tp, frozenset()))
-                if pending is not None:
-                    written += await pending
-                pending = asyncio.create_task(self._write(out, s.range))
-            if pending is not None:
-                written += await pending
+                if len(busy) == lanes:
+                    await asyncio.wait(busy.values(), return_when=asyncio.FIRST_COMPLETED)
+                for lane in [lane for lane, task in busy.items() if task.done()]:
+                    written += busy.pop(lane).result()  # raises a failed write's error
+                lane = min(set(range(lanes)) - busy.keys())
+                busy[lane] = asyncio.create_task(self._write(out, s.range, lane))
+            while busy:
+                written += await busy.pop(min(busy))
         finally:
-            if pending is not None and not pending.done():
-                pending.cancel()
-                await asyncio.gather(pending, return_exceptions=True)
+            for task in busy.values():
+                task.cancel()
+            await asyncio.gather(*busy.values(), return_exceptions=True)
         await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.last + 1, "") for s in slices})
         return written
 
@@ -272,9 +279,9 @@ class StreamRunner:
         answers = await stored_lookups(self.writer, asks) if asks else []
         return {s.tp: answer for s, answer in zip(events, answers, strict=True)}
 
-    async def _write(self, out: Output, rng: Range) -> int:
+    async def _write(self, out: Output, rng: Range, lane: int) -> int:
         """Insert one partition's rows into every table, then run its privacy requests; returns events written."""
-        await write_output(self.writer, out, rng)
+        await write_output(self.writer, out, rng, lane)
         self.metrics.written(out)
         return len(out.events)
 

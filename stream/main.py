@@ -73,9 +73,12 @@ async def _main(settings: StreamSettings) -> int:
     pin_partitions(client, events_topic, partitions)
     query_client = connect(settings.clickhouse_url, settings.clickhouse_database)
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    lane_clients = [
+        connect(settings.clickhouse_url, settings.clickhouse_database) for _ in range(settings.stream_writer_lanes - 1)
+    ]
     writer = PrivacyWriter(
         client, publisher, settings.kafka_privacy_topic, settings.pii_hash_secret.get_secret_value().encode(),
-        load_retention(settings.stream_apps_file),
+        load_retention(settings.stream_apps_file), lane_clients=lane_clients,
     )
     config = load_config(settings.stream_attribution_config)
     taxonomy = load_taxonomy(settings.stream_taxonomy_file)

@@ -57,10 +57,12 @@ class PrivacyWriter(ClickHouseWriter):
 
     def __init__(
         self, client: Any, publisher: Publisher, topic: str, secret: bytes, retention: Retention | None = None,
-        clock: Clock = system_clock,
+        clock: Clock = system_clock, lane_clients: Sequence[Any] = (),
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, lane_clients)
         self.publisher, self.topic, self._secret = publisher, topic, secret
+        # Partitions are written on several lanes at once; their requests still run one at a time.
+        self.requests_lock = asyncio.Lock()
         self.retention = retention or Retention()
         self._clock = clock
 
@@ -209,22 +211,24 @@ def _iso(at: datetime) -> str:
     return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def write_output(writer: ClickHouseWriter, out: Output, rng: Range) -> None:
-    """Insert a range's rows into every table, then run its privacy requests in their order."""
+async def write_output(writer: ClickHouseWriter, out: Output, rng: Range, lane: int = 0) -> None:
+    """Insert a range's rows into every table (on the writer's lane `lane`), then run its privacy requests in
+    their order."""
     retention = writer.retention if isinstance(writer, PrivacyWriter) else None
     for table, columns, rows in out.tables():
         if retention is not None:
             columns, rows = with_retention(retention, table, columns, rows)
-        await writer.insert(table, columns, rows, rng.token(table))
+        await writer.insert(table, columns, rows, rng.token(table), lane=lane)
     if not out.privacy:
         return
     if not isinstance(writer, PrivacyWriter):
         msg = "privacy commands arrived but this processor was started without the privacy writer"
         raise StoreFatal(msg)
-    for action in out.privacy:
-        try:
-            await writer.execute(action)
-        except StreamError:
-            raise  # the store or the privacy topic: the range and its requests are replayed
-        except Exception as exc:  # noqa: BLE001 - a request that can never be carried out must not wedge the partition
-            await writer.fail(action, f"{type(exc).__name__}: {exc}"[:300])
+    async with writer.requests_lock:
+        for action in out.privacy:
+            try:
+                await writer.execute(action)
+            except StreamError:
+                raise  # the store or the privacy topic: the range and its requests are replayed
+            except Exception as exc:  # noqa: BLE001 - a request that can never be carried out must not wedge the partition
+                await writer.fail(action, f"{type(exc).__name__}: {exc}"[:300])

@@ -23,6 +23,8 @@ class StreamSettings(ServiceSettings):
     stream_flush_min_interval_s: float = Field(default=0.1, gt=0)
     stream_flush_cost_ratio: float = Field(default=2.0, ge=0)
     stream_max_poll_records: int = Field(default=5_000, ge=1)
+    # Partitions a flush writes at once, each through a ClickHouse client of its own (stream/writer.py).
+    stream_writer_lanes: int = Field(default=2, ge=1, le=16)
     # Client retries of the same batch are dropped by event id within this window (rebuilt from ClickHouse on
     # partition assignment); older duplicates are left to ReplacingMergeTree (query with FINAL).
     stream_dedup_window_s: int = Field(default=3_600, ge=0)

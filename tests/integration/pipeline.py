@@ -126,11 +126,11 @@ class SlowWriter(ClickHouseWriter):
         self.delay_s = delay_s
         self.inserts = 0
 
-    async def insert(self, table: str, columns: Any, rows: list[tuple[Any, ...]], token: str) -> None:
+    async def insert(self, table: str, columns: Any, rows: list[tuple[Any, ...]], token: str, lane: int = 0) -> None:
         if rows:
             self.inserts += 1
             await asyncio.sleep(self.delay_s)
-        await super().insert(table, columns, rows, token)
+        await super().insert(table, columns, rows, token, lane)
 
 
 def journey(prefix: str, source: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from runtime.kafka_admin import ensure_topics
 from stream.errors import StoreUnavailable
+from stream.store import connect
 from stream.writer import ClickHouseWriter
 from tests.integration.pipeline import (
     collector_client,
@@ -175,12 +176,15 @@ class Crash(Exception):
 
 
 class CrashingWriter(ClickHouseWriter):
-    def __init__(self, client: Any, crash_after_inserts: int) -> None:
-        super().__init__(client)
+    def __init__(self, client: Any, crash_after_inserts: int, lane_clients: Any = ()) -> None:
+        super().__init__(client, lane_clients)
         self.left = crash_after_inserts
+        self.lanes_used: set[int] = set()
 
-    async def insert(self, table: str, columns: Any, rows: Any, token: str) -> None:
-        await super().insert(table, columns, rows, token)
+    async def insert(self, table: str, columns: Any, rows: Any, token: str, lane: int = 0) -> None:
+        if rows:
+            self.lanes_used.add(lane)
+        await super().insert(table, columns, rows, token, lane)
         if rows:
             self.left -= 1
             if self.left == 0:
@@ -205,6 +209,50 @@ async def test_a_crash_mid_flush_replays_without_doubling(kafka_bootstrap, topic
         assert await writer.query("SELECT count(), uniqExact(event_id) FROM events") == [(10, 10)]
         dupes = await writer.query(
             "SELECT count() FROM (SELECT conversion_id, version, model, touch_index, count() AS n "
+            "FROM attribution_credits GROUP BY ALL HAVING n > 1)"
+        )
+        assert dupes == [(0,)]
+    finally:
+        await second.close()
+        writer.close()
+        crashing.close()
+
+
+@pytest.mark.parametrize("crash_after", [2, 6])
+async def test_a_crash_while_two_lanes_write_replays_without_doubling(  # type: ignore[no-untyped-def]
+    kafka_bootstrap, topics, clickhouse, chdb_path, crash_after
+) -> None:
+    # Two apps on two partitions, so one flush writes both ranges at once, one per lane; the crash lands while
+    # the other lane writes (2: early, 6: both partly written). The replay runs on one lane: the tokens are the
+    # ranges', whichever lane wrote them first.
+    assert _partition_of("shop") != _partition_of("news"), "the test needs the two apps on different partitions"
+    second_lane = connect(f"chdb://{chdb_path}", clickhouse.test_database)
+    crashing = CrashingWriter(clickhouse, crash_after, [second_lane])
+    assert crashing.lanes == 2
+    # Both apps' records in the first flush: it comes 5 s after the first record.
+    settings = stream_settings(kafka_bootstrap, topics, stream_flush_interval_s=5.0, stream_flush_min_interval_s=5.0)
+    first = start_stream(settings, crashing)
+    await run_script(kafka_bootstrap, topics, "k")
+    async with collector_client(kafka_bootstrap, topics) as client:
+        await send(client, "news", [
+            ev("m1", "enter", "10T10:00:00", "M", context={"query": {"utm_source": "weibo"}}),
+            ev("m2", "convert", "10T11:00:00", "M", properties={"order_id": "mo1", "revenue": "9.90"}),
+        ])
+    with pytest.raises(Crash):
+        await asyncio.wait_for(first.task, 60)
+    assert crashing.lanes_used == {0, 1}
+    writer = ClickHouseWriter(clickhouse)
+    second = start_stream(stream_settings(kafka_bootstrap, topics), writer)
+    try:
+        await wait_for_script(writer, "k")
+        await wait_rows(writer, "SELECT count() FROM conversions_current WHERE app_id = 'news'", 1)
+        await assert_hand_computed(writer, "k")
+        # 9 SDK events and the ad click of shop, 2 events of news: each once.
+        assert await writer.query(
+            "SELECT app_id, count(), uniqExact(event_id) FROM events GROUP BY app_id ORDER BY app_id"
+        ) == [("news", 2, 2), ("shop", 10, 10)]
+        dupes = await writer.query(
+            "SELECT count() FROM (SELECT app_id, conversion_id, version, model, touch_index, count() AS n "
             "FROM attribution_credits GROUP BY ALL HAVING n > 1)"
         )
         assert dupes == [(0,)]
@@ -264,11 +312,11 @@ class FlakyWriter(ClickHouseWriter):
         self.down = True
         self.attempts = 0
 
-    async def insert(self, table: str, columns: Any, rows: Any, token: str) -> None:
+    async def insert(self, table: str, columns: Any, rows: Any, token: str, lane: int = 0) -> None:
         self.attempts += 1
         if self.down:
             raise StoreUnavailable("Code: 210. DB::NetException: Connection refused")
-        await super().insert(table, columns, rows, token)
+        await super().insert(table, columns, rows, token, lane)
 
     async def query(self, sql: str, parameters: Any = None) -> Any:
         self.attempts += 1 if self.down else 0  # a flush reads too (stored conversion ids), as do restores

@@ -71,14 +71,14 @@ class GatedWriter(ClickHouseWriter):
         self.waiting = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def insert(self, table: str, columns: Any, rows: list[tuple[Any, ...]], token: str) -> None:
+    async def insert(self, table: str, columns: Any, rows: list[tuple[Any, ...]], token: str, lane: int = 0) -> None:
         if table == "events" and rows and not self.waiting.is_set():
             self.waiting.set()
             await self.gate.wait()
             if self.fail:
                 msg = "Code: 210. DB::NetException: Connection refused (the test's gate)"
                 raise StoreUnavailable(msg)
-        await super().insert(table, columns, rows, token)
+        await super().insert(table, columns, rows, token, lane)
 
 
 def watch_revocations(stream: RunningStream) -> tuple[asyncio.Event, asyncio.Event]:

@@ -72,6 +72,8 @@ class FakeAdmin:
 class GatedWriter:
     """The first non-empty insert waits for `release`, then fails or succeeds as the test says."""
 
+    lanes = 1
+
     def __init__(self) -> None:
         self.waiting = asyncio.Event()
         self.release = asyncio.Event()
@@ -79,7 +81,9 @@ class GatedWriter:
         self.calls = 0
         self.inserted: list[tuple[str, str, int]] = []  # (table, token, rows)
 
-    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> None:
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str, lane: int = 0
+    ) -> None:
         if not rows:
             return
         self.calls += 1
@@ -228,10 +232,12 @@ class SlowInserts(GatedWriter):
         self.release.set()
         self.clock, self.seconds = clock, seconds
 
-    async def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str) -> None:
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str, lane: int = 0
+    ) -> None:
         if rows:
             self.clock[0] += self.seconds
-        await super().insert(table, columns, rows, token)
+        await super().insert(table, columns, rows, token, lane)
 
 
 async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_start_of_that_flush() -> None:
@@ -288,3 +294,104 @@ async def test_when_the_announcement_fails_nothing_is_written_though_the_lookups
     assert consumer.commits == []
     assert len(asked) == 1 and "FROM events" in asked[0]  # the purchase's id was looked up, once
     assert TP not in runner._processors and TP in runner._needs_restore  # rebuilt from ClickHouse, replayed
+
+
+# -- writer lanes: a flush writes up to `lanes` partitions at once -------------------------------------------
+
+
+class LaneWriter:
+    """Two lanes; each insert into `events` waits until the test releases its partition, or fails it."""
+
+    lanes = 2
+
+    def __init__(self) -> None:
+        self.started: list[tuple[int, int]] = []  # (partition, lane), in the order the writes began
+        self.release: dict[int, asyncio.Event] = {}
+        self.fail: set[int] = set()
+        self.inserted: list[str] = []  # tokens
+        self.cancelled: list[int] = []
+
+    def gate(self, partition: int) -> asyncio.Event:
+        return self.release.setdefault(partition, asyncio.Event())
+
+    async def insert(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], token: str, lane: int = 0
+    ) -> None:
+        partition = int(token.split(":")[1])
+        if table == "events":
+            self.started.append((partition, lane))
+            try:
+                await self.gate(partition).wait()
+            except asyncio.CancelledError:
+                self.cancelled.append(partition)
+                raise
+            if partition in self.fail:
+                msg = "Code: 210. DB::NetException: Connection refused"
+                raise StoreUnavailable(msg)
+        if rows:
+            self.inserted.append(token)
+
+    async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return []
+
+
+def lanes_runner(partitions: int) -> tuple[StreamRunner, FakeConsumer, LaneWriter, list[TopicPartition]]:
+    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER)
+    writer = LaneWriter()
+    runner = StreamRunner(settings, writer, StreamMetrics())  # type: ignore[arg-type]
+    tps = [TopicPartition(TOPIC, p) for p in range(partitions)]
+    consumer = FakeConsumer(set(tps))
+    runner._consumer = consumer
+    for tp in tps:
+        runner._processors[tp] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
+        runner._buffers[tp] = [SourceRecord(TOPIC, tp.partition, o, record(o).value, 1) for o in (0, 1)]
+    return runner, consumer, writer, tps
+
+
+async def settle() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def test_two_lanes_write_two_partitions_at_once_and_commit_after_both() -> None:
+    runner, consumer, writer, tps = lanes_runner(2)
+    flush = asyncio.create_task(runner._flush(tps))
+    await settle()
+    assert writer.started == [(0, 0), (1, 1)]  # both in flight, one per lane
+    writer.gate(1).set()  # the second finishes first: nothing is committed past either range yet
+    await settle()
+    assert [c for c in consumer.commits if not c[2]] == []
+    writer.gate(0).set()
+    await asyncio.wait_for(flush, 5)
+    assert sorted(writer.inserted) == ["events:0:0-1:events", "events:1:0-1:events"]
+    assert sorted(c for c in consumer.commits if not c[2]) == [(tps[0], 2, ""), (tps[1], 2, "")]
+
+
+async def test_a_third_partition_takes_the_lane_that_freed_first() -> None:
+    runner, consumer, writer, tps = lanes_runner(3)
+    flush = asyncio.create_task(runner._flush(tps))
+    await settle()
+    assert writer.started == [(0, 0), (1, 1)]  # the third waits for a lane
+    writer.gate(1).set()
+    await settle()
+    assert writer.started == [(0, 0), (1, 1), (2, 1)]  # lane 1 freed first, though lane 0 started first
+    writer.gate(0).set()
+    writer.gate(2).set()
+    await asyncio.wait_for(flush, 5)
+    assert sorted(c for c in consumer.commits if not c[2]) == [(tp, 2, "") for tp in tps]
+
+
+async def test_a_failed_lane_stops_the_flush_cancels_the_other_and_commits_only_the_announcements() -> None:
+    runner, consumer, writer, tps = lanes_runner(3)
+    writer.fail.add(1)
+    flush = asyncio.create_task(runner._flush(tps))
+    await settle()
+    writer.gate(1).set()  # partition 1 fails while partition 0 still writes
+    with pytest.raises(StoreUnavailable):
+        await asyncio.wait_for(flush, 5)
+    assert writer.started == [(0, 0), (1, 1)]  # partition 2's write never started
+    assert writer.cancelled == [0]
+    assert writer.inserted == []
+    assert sorted(consumer.commits) == [(tp, 0, "pending:1") for tp in tps]
+    # Every partition of the flush is rebuilt from ClickHouse and replayed with the same ranges and tokens.
+    assert runner._needs_restore == set(tps) and not runner._processors

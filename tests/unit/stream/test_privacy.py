@@ -102,7 +102,7 @@ class RecordingWriter(PrivacyWriter):
         self.inserts: list[tuple[str, list[tuple[Any, ...]]]] = []
         self.published: list[Any] = []
 
-    async def insert(self, table: str, columns: Any, rows: Any, token: str) -> None:
+    async def insert(self, table: str, columns: Any, rows: Any, token: str, lane: int = 0) -> None:
         self.inserts.append((table, list(rows)))
 
     async def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:

@@ -162,3 +162,33 @@ async def test_insert_errors_are_classified_once(client: FakeClient, writer: Any
     with pytest.raises(StoreUnavailable, match="Code: 241"):
         await writer.insert("events", ("event_id", "event_time"), [("e", Y2K)], "t")
     assert client.inserts == []
+
+
+async def test_each_lane_inserts_through_its_own_client_and_lane_numbers_wrap() -> None:
+    clients = [FakeClient({"events": [STRING, MS3]}) for _ in range(3)]
+    writer = ClickHouseWriter(clients[0], clients[1:])
+    try:
+        assert writer.lanes == 3
+        for lane, token in [(0, "a"), (1, "b"), (2, "c"), (4, "d")]:  # lane 4 of 3 is lane 1
+            await writer.insert("events", ("event_id", "event_time"), [("e", Y2K)], token, lane=lane)
+        tokens = [[i["settings"]["insert_deduplication_token"] for i in c.inserts] for c in clients]
+        assert tokens == [["a"], ["b", "d"], ["c"]]
+        # The insert types are the table's, whoever described them: one describe for all three lanes.
+        assert sum(len(c.described) for c in clients) == 1
+    finally:
+        writer.close()
+
+
+async def test_queries_run_on_lane_zero_only() -> None:
+    class Answering(FakeClient):
+        def query(self, sql: str, parameters: Any = None) -> Any:
+            self.described.append(("query", [sql]))
+            return type("Result", (), {"result_rows": [(1,)]})()
+
+    first, second = Answering({}), Answering({})
+    writer = ClickHouseWriter(first, [second])
+    try:
+        assert await writer.query("SELECT 1") == [(1,)]
+        assert (first.described, second.described) == ([("query", ["SELECT 1"])], [])
+    finally:
+        writer.close()
