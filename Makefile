@@ -83,6 +83,9 @@ bench-stream: venv kafka-fetch $(PEER_STAMP) ## processor events per CPU-s: live
 bench-processing: venv ## the processor's pure step alone (no Kafka, no ClickHouse), live or --catchup [BASELINE=dir]
 	@$(BIN)/python -m loadtests.bench_processing $(BENCH_BASELINE) $(BENCH_ARGS)
 
+bench-inserts: venv ## one chDB insert of the processor's rows: the engine's default settings against BENCH_ARGS="--settings k=v"
+	@$(BIN)/python -m loadtests.bench_inserts $(BENCH_ARGS)
+
 bench-catchup: venv ## the journey engine catching up on 20 days of event time, against full-scan eviction
 	@$(BIN)/python -m loadtests.bench_catchup
 
@@ -97,4 +100,4 @@ clean: ## remove ./data (Kafka and ClickHouse data of `make run`)
 	@rm -rf data
 
 .PHONY: browser demo help venv kafka-fetch kafka-up kafka-down run test test-unit lint schemas bench-collector bench-stream bench-reports clean
-.PHONY: sdk-test sdk-build bench-catchup bench-processing bench-instructions
+.PHONY: sdk-test sdk-build bench-catchup bench-processing bench-instructions bench-inserts

@@ -18,12 +18,16 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from stream.errors import classify
 
 log = logging.getLogger(__name__)
 
+# One thread per insert: a Native block is parsed and written by one thread anyway, and the pool of the
+# default (one per core) costs more than it gives: 4-14% less CPU and 7-20% less wall time per insert, from
+# 1-row to 2,248-row blocks of our tables in chDB (`make bench-inserts`, BENCHMARKS.md, 2026-12-03).
+_INSERT_SETTINGS: Final = {"max_threads": 1}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -73,7 +77,7 @@ class ClickHouseWriter:
                 column_names=list(columns),
                 column_types=types,
                 column_oriented=True,
-                settings={"insert_deduplicate": 1, "insert_deduplication_token": token},
+                settings={"insert_deduplicate": 1, "insert_deduplication_token": token, **_INSERT_SETTINGS},
             )
         except Exception:
             self._column_types.pop(key, None)

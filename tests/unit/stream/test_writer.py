@@ -123,7 +123,7 @@ async def test_the_token_and_the_pivoted_columns_reach_the_client(client: FakeCl
         "column_names": ["event_id", "event_time"],
         "column_types": [STRING, MS3],
         "column_oriented": True,
-        "settings": {"insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events"},
+        "settings": {"insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events", "max_threads": 1},
     }]
 
 
