@@ -7,8 +7,9 @@ storing it twice.
 Inserts go through lanes: a lane is a worker thread with a client of its own (clickhouse-connect clients are not
 meant to be shared across threads; chDB opens any number of handles to its one in-process engine). Lane 0 also
 runs every query and statement. An insert's cost is mostly a fixed price inside the engine (4–9 ms of chDB per
-insert, whatever its size, on tmpfs), paid with the GIL released, so a flush that writes two partitions on two
-lanes at once takes about half the wall time of one after the other (the consumer decides what goes where).
+insert, whatever its size, on tmpfs), paid with the GIL released: with a core free for each, two lanes write two
+partitions' rows in about half the wall time of one after the other (BENCHMARKS.md, 2026-12-03). The consumer
+decides what goes on which lane.
 """
 
 from __future__ import annotations

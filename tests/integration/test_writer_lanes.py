@@ -15,7 +15,8 @@ from stream.writer import ClickHouseWriter
 async def test_two_lanes_write_at_once_and_share_the_dedup_tokens(clickhouse, chdb_path) -> None:  # type: ignore[no-untyped-def]
     clickhouse.command("CREATE TABLE lanes_t (lane UInt8, n UInt32) ENGINE = MergeTree ORDER BY (lane, n) "
                        "SETTINGS non_replicated_deduplication_window = 1000")
-    writer = ClickHouseWriter(clickhouse, [connect(f"chdb://{chdb_path}", clickhouse.test_database)])
+    second = connect(f"chdb://{chdb_path}", clickhouse.test_database)
+    writer = ClickHouseWriter(clickhouse, [second])
     threads: dict[int, set[str]] = {0: set(), 1: set()}
     original = writer._insert
 
@@ -42,3 +43,4 @@ async def test_two_lanes_write_at_once_and_share_the_dedup_tokens(clickhouse, ch
         assert rows == [(0, 1000, 1000), (1, 1000, 1000)]
     finally:
         writer.close()
+        second.close()

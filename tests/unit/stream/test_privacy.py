@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -126,3 +127,39 @@ async def test_a_request_that_cannot_be_carried_out_is_failed_and_the_range_goes
     assert (row[0], row[1], row[2], row[3], row[9], row[10]) == ("shop", "pr_1", "delete", "failed", 0, 7)
     [doc] = [orjson.loads(r.value) for r in writer.published]
     assert (doc["status"], doc["request_id"], doc["error"]) == ("failed", "pr_1", "KeyError: 'subjects'")
+
+
+async def test_requests_of_two_lanes_run_one_at_a_time_each_after_its_own_rows() -> None:
+    class GatedRequests(RecordingWriter):
+        def __init__(self) -> None:
+            super().__init__()
+            self.steps: list[str] = []
+            self.gate = asyncio.Event()
+
+        async def insert(self, table: str, columns: Any, rows: Any, token: str, lane: int = 0) -> None:
+            if rows:
+                self.steps.append(f"rows {token.split(':')[1]} lane {lane}")
+
+        async def execute(self, action: PrivacyAction) -> None:
+            self.steps.append(f"start {action.partition}")
+            if action.partition == 0:
+                await self.gate.wait()
+            self.steps.append(f"end {action.partition}")
+
+    writer = GatedRequests()
+    outs = []
+    for partition in (0, 1):
+        out = Output()
+        out.events.append(("row",))
+        out.privacy.append(PrivacyAction(command(rid=f"pr_{partition}"), partition, 7, ()))
+        outs.append(out)
+    first = asyncio.create_task(write_output(writer, outs[0], Range("ev", 0, 7, 7), lane=0))
+    second = asyncio.create_task(write_output(writer, outs[1], Range("ev", 1, 7, 7), lane=1))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    # Both ranges' rows are written, each on its lane; partition 1's request waits for partition 0's, which
+    # waits for the gate.
+    assert writer.steps == ["rows 0 lane 0", "start 0", "rows 1 lane 1"]
+    writer.gate.set()
+    await asyncio.gather(first, second)
+    assert writer.steps[3:] == ["end 0", "start 1", "end 1"]
