@@ -8,8 +8,12 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
+
 from stream.store import connect
 from stream.writer import ClickHouseWriter
+
+pytestmark = pytest.mark.integration
 
 
 async def test_two_lanes_write_at_once_and_share_the_dedup_tokens(clickhouse, chdb_path) -> None:  # type: ignore[no-untyped-def]
