@@ -1,4 +1,5 @@
-"""The Kafka consumer shell: poll, hand records to the pure processor, write, checkpoint. Nothing else.
+"""The Kafka consumer shell: poll, buffer, decide when to flush and what, keep partition state across failures
+and rebalances. What one flush does (announce, look up, process, write on the lanes, commit) is stream/flush.py.
 
 State is a function of what ClickHouse holds below the committed offsets: on partition assignment, and after a
 failed flush, a partition's state is rebuilt from ClickHouse and consumption restarts from the committed offset:
@@ -30,39 +31,26 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
 
 from runtime.backoff import Backoff, Retries
 from runtime.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
+from stream.flush import Slice, write_flush
 from stream.flush_policy import FlushPolicy, FlushWindow
 from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
-from stream.privacy_exec import write_output
-from stream.processor import EngineFactory, Output, PartitionProcessor, SourceRecord
-from stream.refund_store import RangeAsk, stored_lookups
+from stream.processor import EngineFactory, PartitionProcessor, SourceRecord
 from stream.settings import StreamSettings
 from stream.topology import grown_problem
 from stream.writer import ClickHouseWriter
 
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True, slots=True)
-class _Slice:
-    """One partition's part of a flush, fixed when the flush starts (a rebalance cannot change it)."""
-
-    tp: TopicPartition
-    range: Range
-    records: list[SourceRecord]
-    processor: PartitionProcessor
-
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: StreamRunner) -> None:
@@ -198,7 +186,9 @@ class StreamRunner:
         started = time.perf_counter()
         cycle_start = self._monotonic()
         try:
-            written = await self._checkpoint(consumer, slices)
+            written = await write_flush(
+                consumer, self.writer, self.metrics, self.settings.kafka_events_topic, slices
+            )
         except BaseException:
             # The processors absorbed ranges that ClickHouse may not hold: never flush from them again. The
             # partitions are rebuilt from ClickHouse and replayed from the committed offset (or the next owner's).
@@ -219,7 +209,7 @@ class StreamRunner:
         if written:
             log.info("flushed %d events from %d partitions", written, len(slices))
 
-    def _slices(self, partitions: list[TopicPartition]) -> list[_Slice]:
+    def _slices(self, partitions: list[TopicPartition]) -> list[Slice]:
         slices = []
         for tp in dict.fromkeys(partitions):
             processor = self._processors.get(tp)
@@ -229,61 +219,8 @@ class StreamRunner:
             end = batch_end([r.offset for r in buffer], self._forced_end.get(tp))
             if end is not None:
                 records = [r for r in buffer if r.offset <= end]
-                slices.append(_Slice(tp, Range(tp.topic, tp.partition, buffer[0].offset, end), records, processor))
+                slices.append(Slice(tp, Range(tp.topic, tp.partition, buffer[0].offset, end), records, processor))
         return slices
-
-    async def _checkpoint(self, consumer: AIOKafkaConsumer, slices: list[_Slice]) -> int:
-        """The checkpoint protocol (stream/checkpoint.py) for the slices; returns the number of events written."""
-        markers = {s.tp: OffsetAndMetadata(s.range.first, s.range.pending_marker()) for s in slices}
-        # The lookups read below the ranges only, so they need not wait for the announcement: they overlap its
-        # round trip to the broker. Nothing is written before the announcement has succeeded.
-        announce = asyncio.create_task(_commit(consumer, markers))
-        try:
-            stored = await self._stored(slices)
-        except BaseException:
-            await asyncio.gather(announce, return_exceptions=True)
-            raise
-        await announce
-        written = 0
-        # A pipeline: while partitions' rows are inserted (chDB releases the GIL while it writes), the next
-        # partition is processed. One partition's write at a time per writer lane, so up to `lanes` partitions
-        # are written at once: each has its own ranges and tokens, so their order does not matter. None starts
-        # after one has failed; a failure cancels the writes in flight (an insert already in the engine may
-        # still land: its rows are past the committed offset, which is all a restore reads, and the replay's
-        # insert of them is dropped by its token).
-        lanes = self.writer.lanes
-        busy: dict[int, asyncio.Task[int]] = {}
-        try:
-            for s in slices:
-                out = s.processor.process(s.records, stored.get(s.tp, frozenset()))
-                if len(busy) == lanes:
-                    await asyncio.wait(busy.values(), return_when=asyncio.FIRST_COMPLETED)
-                for lane in [lane for lane, task in busy.items() if task.done()]:
-                    written += busy.pop(lane).result()  # raises a failed write's error
-                lane = min(set(range(lanes)) - busy.keys())
-                busy[lane] = asyncio.create_task(self._write(out, s.range, lane))
-            while busy:
-                written += await busy.pop(min(busy))
-        finally:
-            for task in busy.values():
-                task.cancel()
-            await asyncio.gather(*busy.values(), return_exceptions=True)
-        await _commit(consumer, {s.tp: OffsetAndMetadata(s.range.last + 1, "") for s in slices})
-        return written
-
-    async def _stored(self, slices: list[_Slice]) -> dict[TopicPartition, frozenset[tuple[str, str]]]:
-        """What the pure steps of the flush's event ranges ask ClickHouse: their conversion events already
-        stored below each range (one query for all), and the stored orders their refunds refer to."""
-        events = [s for s in slices if s.tp.topic == self.settings.kafka_events_topic]
-        asks = [RangeAsk(s.processor, s.tp.partition, s.range.first, s.processor.questions(s.records)) for s in events]
-        answers = await stored_lookups(self.writer, asks) if asks else []
-        return {s.tp: answer for s, answer in zip(events, answers, strict=True)}
-
-    async def _write(self, out: Output, rng: Range, lane: int) -> int:
-        """Insert one partition's rows into every table, then run its privacy requests; returns events written."""
-        await write_output(self.writer, out, rng, lane)
-        self.metrics.written(out)
-        return len(out.events)
 
     async def _recover(self, exc: StreamError) -> None:
         """ClickHouse (or the commit) failed: back off, then restart the flush's partitions from their checkpoint.
@@ -395,11 +332,3 @@ class StreamRunner:
         if rewind:
             self._window.reset()
 
-
-async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-    """A failed commit (rebalance in progress, coordinator moved) is retriable: replay from the checkpoint."""
-    try:
-        await consumer.commit(offsets)
-    except KafkaError as exc:
-        msg = f"offset commit failed: {type(exc).__name__}: {exc}"
-        raise CheckpointFailed(msg) from exc
