@@ -4,10 +4,11 @@
 
 Rows come from the benchmark stream (`bench_processing.live_records`) through this tree's processor: a
 3-record slice (~90 events rows, 1 conversion: the fixed price of an insert) and an 80-record slice (~2,200 events
-rows, ~760 credit rows). Each is inserted again and again through the writer's own `_insert` (a fresh dedup
-token each time, so every insert is stored), in a process of its own per (settings, table, size) run, rounds
-alternating the default settings and `--settings`. Reported: milliseconds of wall and of CPU (the whole process:
-chDB's threads too) per insert, medians of the rounds, and their ratio. No Kafka; data on tmpfs.
+rows, ~760 credit rows). Each is inserted again and again through the writer's own `_insert`, built with the
+run's insert settings (a fresh dedup token each time, so every insert is stored), in a process of its own per
+(settings, table, size) run, rounds alternating no settings (the engine's defaults) and `--settings`. Reported:
+milliseconds of wall and of CPU (the whole process: chDB's threads too) per insert, medians of the rounds, and
+their ratio. No Kafka; data on tmpfs.
 """
 
 from __future__ import annotations
@@ -49,11 +50,7 @@ def worker(table: str, records: int, inserts: int, settings: dict[str, Any], pat
     shutil.rmtree(path, ignore_errors=True)
     client = connect(f"chdb://{path}", "bench")
     migrate(client)
-    writer = ClickHouseWriter(client)
-    insert = writer._insert
-    if settings:  # the writer's own settings, plus these
-        original = client.insert
-        client.insert = lambda *a, **kw: original(*a, **{**kw, "settings": {**kw["settings"], **settings}})
+    insert = ClickHouseWriter(client, insert_settings=settings)._insert
     insert(client, table, columns, rows, "warm-up")
     wall, cpu = time.perf_counter(), time.process_time()
     for i in range(inserts):
@@ -88,8 +85,8 @@ def main() -> int:
     parser.add_argument("--settings", action="append", default=None, help="NAME=VALUE, again for more")
     args = parser.parse_args()
     other = dict(map(_setting, args.settings or ["max_threads=1"]))
-    # The writer's settings already hold max_threads=1: "default" here means the engine's own default.
-    sides = {"engine default": {"max_threads": 0}, ", ".join(f"{k}={v}" for k, v in other.items()): other}
+    # "engine default": no settings but the dedup token's, as before the writer had its own.
+    sides: dict[str, dict[str, Any]] = {"engine default": {}, ", ".join(f"{k}={v}" for k, v in other.items()): other}
     results: dict[tuple[str, str, int], list[dict[str, float]]] = {}
     for round_ in range(args.rounds):
         for table, records in CASES:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -28,15 +28,19 @@ log = logging.getLogger(__name__)
 # One thread per insert: a Native block is parsed and written by one thread anyway, and the pool of the
 # default (one per core) costs more than it gives: 4-14% less CPU and 7-20% less wall time per insert, from
 # 1-row to 2,248-row blocks of our tables in chDB (`make bench-inserts`, BENCHMARKS.md, 2026-12-03).
-_INSERT_SETTINGS: Final = {"max_threads": 1}
+INSERT_SETTINGS: Final[Mapping[str, Any]] = {"max_threads": 1}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
 class ClickHouseWriter:
-    def __init__(self, client: Any, lane_clients: Sequence[Any] = ()) -> None:
-        """`client` is lane 0's; each of `lane_clients` (clients of the same database) is one more lane."""
+    def __init__(
+        self, client: Any, lane_clients: Sequence[Any] = (), insert_settings: Mapping[str, Any] = INSERT_SETTINGS
+    ) -> None:
+        """`client` is lane 0's; each of `lane_clients` (clients of the same database) is one more lane.
+        `insert_settings` go with every insert, beside its dedup token (`make bench-inserts` compares them)."""
         self._client = client
+        self._insert_settings = dict(insert_settings)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse-writer")
         self._lanes: list[tuple[ThreadPoolExecutor, Any]] = [(self._executor, client)] + [
             (ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clickhouse-writer-{i}"), c)
@@ -78,7 +82,7 @@ class ClickHouseWriter:
                 column_names=list(columns),
                 column_types=types,
                 column_oriented=True,
-                settings={"insert_deduplicate": 1, "insert_deduplication_token": token, **_INSERT_SETTINGS},
+                settings={**self._insert_settings, "insert_deduplicate": 1, "insert_deduplication_token": token},
             )
         except Exception:
             self._column_types.pop(key, None)

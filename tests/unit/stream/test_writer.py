@@ -123,7 +123,7 @@ async def test_the_token_and_the_pivoted_columns_reach_the_client(client: FakeCl
         "column_names": ["event_id", "event_time"],
         "column_types": [STRING, MS3],
         "column_oriented": True,
-        "settings": {"insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events", "max_threads": 1},
+        "settings": {"max_threads": 1, "insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events"},
     }]
 
 
@@ -190,5 +190,16 @@ async def test_queries_run_on_lane_zero_only() -> None:
     try:
         assert await writer.query("SELECT 1") == [(1,)]
         assert (first.described, second.described) == ([("query", ["SELECT 1"])], [])
+    finally:
+        writer.close()
+
+
+async def test_insert_settings_go_with_every_insert_but_never_replace_the_token(client: FakeClient) -> None:
+    writer = ClickHouseWriter(client, insert_settings={"max_threads": 4, "insert_deduplication_token": "x"})
+    try:
+        await writer.insert("events", ("event_id", "event_time"), [("e", Y2K)], "events:0:1-1:events")
+        assert client.inserts[0]["settings"] == {
+            "max_threads": 4, "insert_deduplicate": 1, "insert_deduplication_token": "events:0:1-1:events",
+        }
     finally:
         writer.close()
