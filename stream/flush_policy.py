@@ -7,14 +7,18 @@ never less than `min_interval_s` and never more than `max_interval_s`:
 
 * light traffic: flushes are small and quick, so they come every ~0.1 s and a conversion is queryable a few
   hundred milliseconds after the collector acknowledged it;
-* heavy traffic or a backlog: flushes grow, the wait grows with them up to the full interval, and at most
-  1 / (1 + cost_ratio) of the time goes to flushing while records wait, so throughput stays where it was.
+* heavy traffic: flushes grow, the wait grows with them up to the full interval, and at most
+  1 / (1 + cost_ratio) of the time goes to flushing while records wait;
+* a backlog (after an outage, a replay, a history import): more records wait at the broker, past the ranges
+  a flush took, than the flush took (`left_a_backlog`). Then the fixed price matters and latency does not:
+  the wait is the full interval, so the backlog is taken in as few flushes as the interval allows.
 
 The size bounds (`stream_flush_rows`, `stream_flush_bytes`) still start a flush at once, whatever the wait.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -40,8 +44,10 @@ class FlushPolicy:
             max_bytes=s.stream_flush_bytes,
         )
 
-    def interval_after(self, flush_seconds: float) -> float:
+    def interval_after(self, flush_seconds: float, behind: bool = False) -> float:
         """The wait before the next flush, counted from the start of the one that took `flush_seconds`."""
+        if behind:
+            return self.max_interval_s
         wait = flush_seconds * (1 + self.cost_ratio)
         return min(self.max_interval_s, max(self.min_interval_s, wait))
 
@@ -70,10 +76,12 @@ class FlushWindow:
         if self.opened_at is None:
             self.opened_at = now
 
-    def flushed(self, started: float, ended: float) -> None:
-        """A flush ran from `started` to `ended` (monotonic seconds): the next window opens at its start."""
+    def flushed(self, started: float, ended: float, behind: bool = False) -> None:
+        """A flush ran from `started` to `ended` (monotonic seconds): the next window opens at its start.
+
+        `behind`: it left a backlog (`left_a_backlog`)."""
         self.opened_at = started
-        self.interval_s = self.policy.interval_after(ended - started)
+        self.interval_s = self.policy.interval_after(ended - started, behind)
 
     def reset(self) -> None:
         """The buffers were dropped (a rewind): the next record opens the window."""
@@ -82,3 +90,18 @@ class FlushWindow:
     def due(self, records: int, size: int, now: float) -> bool:
         age = 0.0 if self.opened_at is None else now - self.opened_at
         return self.policy.due(records, size, age, self.interval_s)
+
+
+def left_a_backlog(ranges: Iterable[tuple[int, int, int | None]]) -> bool:
+    """Whether more offsets wait past the flushed ranges than the ranges held, summed over the partitions.
+
+    Each item is a flushed partition's range (first and last offset) and where its log ends as the broker last
+    said (the offset of the next record to be written; None when not known yet). Under steady traffic what
+    arrived while a flush ran is less than what it took; only a backlog leaves more. Offsets, not records, on both
+    sides: a transaction's commit marker takes an offset too."""
+    taken = waiting = 0
+    for first, last, end in ranges:
+        taken += last - first + 1
+        if end is not None:
+            waiting += max(0, end - last - 1)
+    return waiting > taken

@@ -21,7 +21,7 @@ class StreamSettings(ServiceSettings):
     # The longest wait between flushes; light traffic flushes sooner (stream/flush_policy.py).
     stream_flush_interval_s: float = Field(default=1.0, gt=0)
     stream_flush_min_interval_s: float = Field(default=0.1, gt=0)
-    stream_flush_cost_ratio: float = Field(default=2.0, ge=0)
+    stream_flush_cost_ratio: float = Field(default=0.5, ge=0)
     stream_max_poll_records: int = Field(default=5_000, ge=1)
     # Partitions a flush writes at once, each through a ClickHouse client of its own (stream/writer.py).
     stream_writer_lanes: int = Field(default=2, ge=1, le=16)

@@ -35,6 +35,7 @@ class FakeConsumer:
         self.committed: dict[TopicPartition, OffsetAndMetadata] = {}
         self.commits: list[tuple[TopicPartition, int, str]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
+        self.log_ends: dict[TopicPartition, int] = {}  # what the last fetch said: the last stable offset
 
     async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         await asyncio.sleep(0)  # a round trip to the broker: other tasks run meanwhile
@@ -47,6 +48,14 @@ class FakeConsumer:
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
+
+    def last_stable_offset(self, tp: TopicPartition) -> int | None:
+        assert tp in self.assigned, "Partition is not assigned"  # as aiokafka's
+        return self.log_ends.get(tp)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        assert tp in self.assigned, "Partition is not assigned"
+        return None
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if tp not in self.assigned:
@@ -244,7 +253,7 @@ async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_sta
     """The policy's interval is the flush plus `cost_ratio` times it, from the flush's start: records that arrive
     while it runs wait the rest of the interval, not a whole interval after it ended (issue 12, latency)."""
     clock = [100.0]
-    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER)
+    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER, stream_flush_cost_ratio=2.0)
     writer = SlowInserts(clock, 0.3)  # one page view: a single insert, into events
     runner = StreamRunner(settings, writer, StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
     consumer = FakeConsumer({TP})
@@ -260,6 +269,24 @@ async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_sta
     assert runner._due() is False
     clock[0] = 100.9  # 100.0 + (1 + 2) × 0.3: not 100.3 + 0.9
     assert runner._due() is True
+
+
+@pytest.mark.parametrize(("log_end", "interval"), [(4, 0.45), (6, 0.45), (7, 1.0), (None, 0.45)])
+async def test_a_flush_that_leaves_a_backlog_waits_the_full_interval(log_end: int | None, interval: float) -> None:
+    """Three records flushed (offsets 0–2); the broker's log ends at `log_end`. More waiting than was taken (7:
+    offsets 3–6) is a backlog, taken in as few flushes as the interval allows; else the cost ratio (0.5) rules."""
+    clock = [100.0]
+    settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER, stream_flush_cost_ratio=0.5)
+    runner = StreamRunner(settings, SlowInserts(clock, 0.3), StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    consumer = FakeConsumer({TP})
+    if log_end is not None:
+        consumer.log_ends[TP] = log_end
+    runner._consumer = consumer
+    runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
+    runner._buffers[TP] = [record(0), record(1), record(2)]
+    await runner._flush([TP])
+    assert clock[0] == pytest.approx(100.3)
+    assert runner._window.interval_s == pytest.approx(interval)
 
 
 async def test_after_a_quiet_spell_the_first_record_is_flushed_at_once() -> None:

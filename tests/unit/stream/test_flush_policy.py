@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.flush_policy import FlushPolicy, FlushWindow
+from stream.flush_policy import FlushPolicy, FlushWindow, left_a_backlog
 from stream.settings import StreamSettings
 
 POLICY = FlushPolicy(min_interval_s=0.1, max_interval_s=1.0, cost_ratio=2.0, max_records=100, max_bytes=10_000)
@@ -23,6 +23,30 @@ POLICY = FlushPolicy(min_interval_s=0.1, max_interval_s=1.0, cost_ratio=2.0, max
 )
 def test_the_interval_is_the_flush_plus_ratio_times_it_within_bounds(flush_seconds: float, interval: float) -> None:
     assert POLICY.interval_after(flush_seconds) == pytest.approx(interval)
+
+
+def test_after_a_flush_that_left_a_backlog_the_wait_is_the_full_interval() -> None:
+    assert POLICY.interval_after(0.02, behind=True) == 1.0
+    assert POLICY.interval_after(5.0, behind=True) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("ranges", "behind"),
+    [
+        ([], False),
+        ([(0, 9, None)], False),  # the broker has not said where the log ends
+        ([(0, 9, 10)], False),  # the flush took everything
+        ([(0, 9, 20)], False),  # 10 waiting (10–19), 10 taken: keeping up
+        ([(0, 9, 21)], True),  # 11 waiting
+        ([(100, 109, 105)], False),  # an end the fetch saw before the flush's records: nothing waits
+        ([(0, 9, 30), (0, 9, 10), (0, 9, 10)], False),  # 20 waiting on one partition, 30 taken in all
+        ([(0, 9, 30), (0, 9, 21), (0, 9, 10)], True),  # 31 waiting
+    ],
+)
+def test_a_backlog_is_more_offsets_waiting_past_the_ranges_than_the_ranges_held(
+    ranges: list[tuple[int, int, int | None]], behind: bool
+) -> None:
+    assert left_a_backlog(ranges) is behind
 
 
 def test_nothing_buffered_is_never_due() -> None:
