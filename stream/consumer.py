@@ -42,7 +42,7 @@ from runtime.gc_tuning import RUNNING as RUNNING_GC_THRESHOLDS
 from stream.checkpoint import Range, batch_end, pending_end
 from stream.errors import CheckpointFailed, PartitionsChanged, StoreFatal, StreamError
 from stream.flush import Slice, write_flush
-from stream.flush_policy import FlushPolicy, FlushWindow, left_a_backlog
+from stream.flush_policy import FlushPolicy, FlushWindow
 from stream.metrics import StreamMetrics
 from stream.postbacks.restore import restore_partition
 from stream.processor import EngineFactory, PartitionProcessor, SourceRecord
@@ -72,6 +72,7 @@ class StreamRunner:
         engine_factory: EngineFactory | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         partitions: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         # The events topic's pinned partition count (stream/topology.py); None: not checked (tests).
@@ -80,6 +81,7 @@ class StreamRunner:
         self.writer = writer
         self.metrics = metrics
         self._monotonic = monotonic
+        self._clock = clock  # wall-clock seconds, against Kafka record timestamps (is a flush reading the past?)
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._buffers: dict[TopicPartition, list[SourceRecord]] = {}
@@ -204,16 +206,11 @@ class StreamRunner:
             if self._processors.get(s.tp) is s.processor:
                 self._forced_end.pop(s.tp, None)
             self.metrics.committed_offset.labels(s.tp.topic, str(s.tp.partition)).set(s.range.last + 1)
-        self._window.flushed(cycle_start, self._monotonic(), self._left_a_backlog(consumer, slices))
+        newest = max((s.records[-1].timestamp_ms for s in slices if s.records), default=None)
+        self._window.flushed(cycle_start, self._monotonic(), self._window.policy.behind(newest, self._clock()))
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         if written:
             log.info("flushed %d events from %d partitions", written, len(slices))
-
-    @staticmethod
-    def _left_a_backlog(consumer: AIOKafkaConsumer, slices: list[Slice]) -> bool:
-        assigned = consumer.assignment()
-        ends = {s.tp: _log_end(consumer, s.tp) if s.tp in assigned else None for s in slices}
-        return left_a_backlog((s.range.first, s.range.last, ends[s.tp]) for s in slices)
 
     def _slices(self, partitions: list[TopicPartition]) -> list[Slice]:
         slices = []
@@ -337,13 +334,3 @@ class StreamRunner:
                     await consumer.seek_to_beginning(tp)
         if rewind:
             self._window.reset()
-
-
-
-def _log_end(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
-    """Where the partition's readable log ends, as its last fetch said: the last stable offset (read_committed
-    reads no further), or the highwater mark when the broker gives none."""
-    end = consumer.last_stable_offset(tp)
-    if end is None or end < 0:
-        end = consumer.highwater(tp)
-    return None if end is None else int(end)

@@ -9,21 +9,27 @@ never less than `min_interval_s` and never more than `max_interval_s`:
   hundred milliseconds after the collector acknowledged it;
 * heavy traffic: flushes grow, the wait grows with them up to the full interval, and at most
   1 / (1 + cost_ratio) of the time goes to flushing while records wait;
-* a backlog (after an outage, a replay, a history import): more records wait at the broker, past the ranges
-  a flush took, than the flush took (`left_a_backlog`). Then the fixed price matters and latency does not:
-  the wait is the full interval, so the backlog is taken in as few flushes as the interval allows.
+* a backlog (after an outage, a replay, a history import): the newest record a flush took was written to
+  Kafka more than `BACKLOG_INTERVALS` full intervals ago (`FlushPolicy.behind`). Then the fixed price matters
+  and latency does not: the wait is the full interval, so the backlog is taken in as few flushes as it allows.
 
 The size bounds (`stream_flush_rows`, `stream_flush_bytes`) still start a flush at once, whatever the wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stream.settings import StreamSettings
+
+
+# How far behind, in full intervals, the newest record of a flush must be for the flush to count as reading a
+# backlog. Not the broker's lag in records: the fetcher hands records over in uneven chunks, so under steady
+# traffic a flush that took a few records can be followed by many at once. Under steady traffic a record is
+# flushed within about an interval of its writing.
+BACKLOG_INTERVALS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,13 @@ class FlushPolicy:
             return self.max_interval_s
         wait = flush_seconds * (1 + self.cost_ratio)
         return min(self.max_interval_s, max(self.min_interval_s, wait))
+
+    def behind(self, newest_record_ms: int | None, now_s: float) -> bool:
+        """Whether a flush whose newest record was written at `newest_record_ms` (the Kafka timestamp; None or
+        0: not known) read a backlog, as of the wall clock `now_s`."""
+        if not newest_record_ms or newest_record_ms < 0:
+            return False
+        return now_s - newest_record_ms / 1000 > BACKLOG_INTERVALS * self.max_interval_s
 
     def due(self, records: int, size: int, age_s: float, interval_s: float) -> bool:
         """Whether `records` buffered records of `size` bytes, the oldest waiting `age_s`, are to be flushed."""
@@ -90,18 +103,3 @@ class FlushWindow:
     def due(self, records: int, size: int, now: float) -> bool:
         age = 0.0 if self.opened_at is None else now - self.opened_at
         return self.policy.due(records, size, age, self.interval_s)
-
-
-def left_a_backlog(ranges: Iterable[tuple[int, int, int | None]]) -> bool:
-    """Whether more offsets wait past the flushed ranges than the ranges held, summed over the partitions.
-
-    Each item is a flushed partition's range (first and last offset) and where its log ends as the broker last
-    said (the offset of the next record to be written; None when not known yet). Under steady traffic what
-    arrived while a flush ran is less than what it took; only a backlog leaves more. Offsets, not records, on both
-    sides: a transaction's commit marker takes an offset too."""
-    taken = waiting = 0
-    for first, last, end in ranges:
-        taken += last - first + 1
-        if end is not None:
-            waiting += max(0, end - last - 1)
-    return waiting > taken

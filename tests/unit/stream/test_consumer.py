@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,6 @@ class FakeConsumer:
         self.committed: dict[TopicPartition, OffsetAndMetadata] = {}
         self.commits: list[tuple[TopicPartition, int, str]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
-        self.log_ends: dict[TopicPartition, int] = {}  # what the last fetch said: the last stable offset
 
     async def commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         await asyncio.sleep(0)  # a round trip to the broker: other tasks run meanwhile
@@ -48,14 +48,6 @@ class FakeConsumer:
 
     def assignment(self) -> set[TopicPartition]:
         return set(self.assigned)
-
-    def last_stable_offset(self, tp: TopicPartition) -> int | None:
-        assert tp in self.assigned, "Partition is not assigned"  # as aiokafka's
-        return self.log_ends.get(tp)
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        assert tp in self.assigned, "Partition is not assigned"
-        return None
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if tp not in self.assigned:
@@ -255,7 +247,7 @@ async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_sta
     clock = [100.0]
     settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER, stream_flush_cost_ratio=2.0)
     writer = SlowInserts(clock, 0.3)  # one page view: a single insert, into events
-    runner = StreamRunner(settings, writer, StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
+    runner = StreamRunner(settings, writer, StreamMetrics(), monotonic=lambda: clock[0], clock=lambda: 0.1)  # type: ignore[arg-type]
     consumer = FakeConsumer({TP})
     runner._consumer = consumer
     runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
@@ -271,19 +263,22 @@ async def test_the_wait_after_a_flush_that_took_every_record_counts_from_the_sta
     assert runner._due() is True
 
 
-@pytest.mark.parametrize(("log_end", "interval"), [(4, 0.45), (6, 0.45), (7, 1.0), (None, 0.45)])
-async def test_a_flush_that_leaves_a_backlog_waits_the_full_interval(log_end: int | None, interval: float) -> None:
-    """Three records flushed (offsets 0–2); the broker's log ends at `log_end`. More waiting than was taken (7:
-    offsets 3–6) is a backlog, taken in as few flushes as the interval allows; else the cost ratio (0.5) rules."""
+@pytest.mark.parametrize(("written_s_ago", "interval"), [(0.2, 0.45), (2.99, 0.45), (3.01, 1.0), (None, 0.45)])
+async def test_a_flush_that_read_a_backlog_waits_the_full_interval(
+    written_s_ago: float | None, interval: float
+) -> None:
+    """The newest record of the flush was written `written_s_ago` seconds before it ended. More than three full
+    intervals (3 s) is a backlog, taken in as few flushes as the interval allows; else the cost ratio (0.5) rules.
+    None: the record has no timestamp."""
     clock = [100.0]
     settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER, stream_flush_cost_ratio=0.5)
-    runner = StreamRunner(settings, SlowInserts(clock, 0.3), StreamMetrics(), monotonic=lambda: clock[0])  # type: ignore[arg-type]
-    consumer = FakeConsumer({TP})
-    if log_end is not None:
-        consumer.log_ends[TP] = log_end
-    runner._consumer = consumer
+    wall = 1_800_000_000.3  # the wall clock when the flush ends
+    runner = StreamRunner(settings, SlowInserts(clock, 0.3), StreamMetrics(), monotonic=lambda: clock[0],  # type: ignore[arg-type]
+                          clock=lambda: wall)
+    runner._consumer = FakeConsumer({TP})
     runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
-    runner._buffers[TP] = [record(0), record(1), record(2)]
+    written_ms = -1 if written_s_ago is None else round((wall - written_s_ago) * 1000)
+    runner._buffers[TP] = [record(0), record(1), replace(record(2), timestamp_ms=written_ms)]
     await runner._flush([TP])
     assert clock[0] == pytest.approx(100.3)
     assert runner._window.interval_s == pytest.approx(interval)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream.flush_policy import FlushPolicy, FlushWindow, left_a_backlog
+from stream.flush_policy import FlushPolicy, FlushWindow
 from stream.settings import StreamSettings
 
 POLICY = FlushPolicy(min_interval_s=0.1, max_interval_s=1.0, cost_ratio=2.0, max_records=100, max_bytes=10_000)
@@ -31,22 +31,21 @@ def test_after_a_flush_that_left_a_backlog_the_wait_is_the_full_interval() -> No
 
 
 @pytest.mark.parametrize(
-    ("ranges", "behind"),
+    ("newest_ms", "now_s", "behind"),
     [
-        ([], False),
-        ([(0, 9, None)], False),  # the broker has not said where the log ends
-        ([(0, 9, 10)], False),  # the flush took everything
-        ([(0, 9, 20)], False),  # 10 waiting (10–19), 10 taken: keeping up
-        ([(0, 9, 21)], True),  # 11 waiting
-        ([(100, 109, 105)], False),  # an end the fetch saw before the flush's records: nothing waits
-        ([(0, 9, 30), (0, 9, 10), (0, 9, 10)], False),  # 20 waiting on one partition, 30 taken in all
-        ([(0, 9, 30), (0, 9, 21), (0, 9, 10)], True),  # 31 waiting
+        (1_000_000, 1_002.0, False),  # written 2 s before: keeping up
+        (1_000_000, 1_003.0, False),  # 3 s: three full intervals, not more
+        (1_000_000, 1_003.001, True),
+        (1_000_000, 990.0, False),  # written "after" now (a writer's clock ahead of ours)
+        (None, 5_000.0, False),  # no timestamp known
+        (0, 5_000.0, False),
+        (-1, 5_000.0, False),  # Kafka's "no timestamp"
     ],
 )
-def test_a_backlog_is_more_offsets_waiting_past_the_ranges_than_the_ranges_held(
-    ranges: list[tuple[int, int, int | None]], behind: bool
+def test_a_flush_reads_a_backlog_when_its_newest_record_is_more_than_three_intervals_old(
+    newest_ms: int | None, now_s: float, behind: bool
 ) -> None:
-    assert left_a_backlog(ranges) is behind
+    assert POLICY.behind(newest_ms, now_s) is behind
 
 
 def test_nothing_buffered_is_never_due() -> None:
