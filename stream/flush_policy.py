@@ -92,7 +92,7 @@ class FlushWindow:
     def flushed(self, started: float, ended: float, behind: bool = False) -> None:
         """A flush ran from `started` to `ended` (monotonic seconds): the next window opens at its start.
 
-        `behind`: it left a backlog (`left_a_backlog`)."""
+        `behind`: it read a backlog (`FlushPolicy.behind`)."""
         self.opened_at = started
         self.interval_s = self.policy.interval_after(ended - started, behind)
 

@@ -25,7 +25,7 @@ def test_the_interval_is_the_flush_plus_ratio_times_it_within_bounds(flush_secon
     assert POLICY.interval_after(flush_seconds) == pytest.approx(interval)
 
 
-def test_after_a_flush_that_left_a_backlog_the_wait_is_the_full_interval() -> None:
+def test_after_a_flush_that_read_a_backlog_the_wait_is_the_full_interval() -> None:
     assert POLICY.interval_after(0.02, behind=True) == 1.0
     assert POLICY.interval_after(5.0, behind=True) == 1.0
 
