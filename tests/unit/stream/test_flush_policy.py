@@ -26,8 +26,8 @@ def test_the_interval_is_the_flush_plus_ratio_times_it_within_bounds(flush_secon
 
 
 def test_after_a_flush_that_read_a_backlog_the_wait_is_the_full_interval() -> None:
-    assert POLICY.interval_after(0.02, behind=True) == 1.0
-    assert POLICY.interval_after(5.0, behind=True) == 1.0
+    assert POLICY.interval_after(0.02, behind=True) == 1.0  # not the floor (0.1)
+    assert POLICY.interval_after(0.3, behind=True) == 1.0  # not (1 + 2) × 0.3
 
 
 @pytest.mark.parametrize(
