@@ -207,7 +207,10 @@ class StreamRunner:
                 self._forced_end.pop(s.tp, None)
             self.metrics.committed_offset.labels(s.tp.topic, str(s.tp.partition)).set(s.range.last + 1)
         newest = max((s.records[-1].timestamp_ms for s in slices if s.records), default=None)
-        self._window.flushed(cycle_start, self._monotonic(), self._window.policy.behind(newest, self._clock()))
+        behind = self._window.policy.behind(newest, self._clock())
+        if behind:
+            self.metrics.backlog_flushes.inc()
+        self._window.flushed(cycle_start, self._monotonic(), behind)
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         if written:
             log.info("flushed %d events from %d partitions", written, len(slices))

@@ -32,6 +32,12 @@ class StreamMetrics:
         self.flush_failures = Counter(
             "touchstream_stream_flush_failures", "Flushes that failed and were replayed", registry=r
         )
+        # A flush that read records written over three intervals before waits the full interval (a backlog).
+        # Steadily counting with no backlog in sight means the writers' clocks are behind this host's.
+        self.backlog_flushes = Counter(
+            "touchstream_stream_backlog_flushes", "Flushes that read a backlog (see stream/flush_policy.py)",
+            registry=r,
+        )
         self.flush_seconds = Histogram(
             "touchstream_stream_flush_seconds", "Time to write and commit one flush",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=r,

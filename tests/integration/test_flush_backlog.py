@@ -58,6 +58,7 @@ async def test_records_written_before_the_threshold_are_a_backlog_and_fresh_ones
             await send(client, "shop", [view("new1")])  # written now, flushed within about an interval
             await wait_rows(writer, "SELECT count() FROM events", 3)
             assert await judged(window, 2) == [True, False]
+            assert stream.runner.metrics.registry.get_sample_value("touchstream_stream_backlog_flushes_total") == 1
         finally:
             await stream.close()
             writer.close()

@@ -273,7 +273,8 @@ async def test_a_flush_that_read_a_backlog_waits_the_full_interval(
     clock = [100.0]
     settings = StreamSettings(kafka_events_topic=TOPIC, kafka_deadletter_topic=DEADLETTER, stream_flush_cost_ratio=0.5)
     wall = 1_800_000_000.3  # the wall clock when the flush ends
-    runner = StreamRunner(settings, SlowInserts(clock, 0.3), StreamMetrics(), monotonic=lambda: clock[0],  # type: ignore[arg-type]
+    metrics = StreamMetrics()
+    runner = StreamRunner(settings, SlowInserts(clock, 0.3), metrics, monotonic=lambda: clock[0],  # type: ignore[arg-type]
                           clock=lambda: wall)
     runner._consumer = FakeConsumer({TP})
     runner._processors[TP] = PartitionProcessor(TOPIC, DEADLETTER, timedelta(hours=1), 1_000)
@@ -282,6 +283,8 @@ async def test_a_flush_that_read_a_backlog_waits_the_full_interval(
     await runner._flush([TP])
     assert clock[0] == pytest.approx(100.3)
     assert runner._window.interval_s == pytest.approx(interval)
+    backlog_flushes = metrics.registry.get_sample_value("touchstream_stream_backlog_flushes_total")
+    assert backlog_flushes == (1.0 if interval == 1.0 else 0.0)
 
 
 async def test_after_a_quiet_spell_the_first_record_is_flushed_at_once() -> None:
