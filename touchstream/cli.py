@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_collector()
     if args.command == "stream":
+        from runtime.lean_imports import leave_out_dataframe_libraries
+
+        leave_out_dataframe_libraries()  # before chDB and clickhouse-connect are imported (runtime/lean_imports.py)
         from stream.main import run as run_stream
 
         return run_stream()

@@ -71,6 +71,16 @@ def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # t
     wait_for(lambda: scalar(endpoint, "SELECT count() FROM bad_events") == 2, 30, "second dead letter", stream)
     assert scalar(endpoint, "SELECT count() FROM events") == 40
 
+    # Having inserted and answered queries, the processor still holds none of the dataframe libraries that chDB
+    # and clickhouse-connect would load (runtime/lean_imports.py): ~80 MiB of resident memory.
+    assert _loaded_libraries(stream.pid, ("pyarrow", "pandas", "numpy")) == []
+
+
+def _loaded_libraries(pid: int, packages: tuple[str, ...]) -> list[str]:
+    """The packages of `packages` with a file mapped into process `pid` (their compiled modules and libraries)."""
+    mapped = {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if "/" in line}
+    return sorted({p for p in packages for path in mapped if f"/site-packages/{p}" in path})
+
 
 def test_killing_the_processor_does_not_duplicate_or_lose_events(pipeline, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, endpoint, _, stream = pipeline
