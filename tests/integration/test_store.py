@@ -53,3 +53,21 @@ def test_a_failing_migration_is_one_line_and_not_recorded(clickhouse: Any) -> No
     fixed = Migration(901, "901_broken.sql", ("CREATE TABLE broken (x UInt8) ENGINE = MergeTree ORDER BY x",))
     assert migrate(clickhouse, [fixed]) == ["901_broken.sql"]
     assert recorded(clickhouse) == [*shipped, (901, "901_broken.sql")]
+
+
+def test_every_wide_table_merges_vertically_from_one_row(clickhouse: Any) -> None:
+    # 016_vertical_merges.sql: a horizontal merge of many small parts holds a buffer per column and part (170-220
+    # MiB for the events table). ClickHouse merges vertically only tables of 11 columns or more, from a row count.
+    wide = clickhouse.query(
+        "SELECT table FROM system.columns WHERE database = currentDatabase() GROUP BY table "
+        "HAVING count() >= 11 ORDER BY table"
+    ).result_rows
+    merge_trees = {
+        name: create for name, create in clickhouse.query(
+            "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() "
+            "AND engine LIKE '%MergeTree'"
+        ).result_rows
+    }
+    tables = [str(t) for (t,) in wide if t in merge_trees]
+    assert len(tables) >= 9 and "events" in tables and "attribution_credits" in tables
+    assert [t for t in tables if "vertical_merge_algorithm_min_rows_to_activate = 1" not in merge_trees[t]] == []
