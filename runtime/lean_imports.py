@@ -4,8 +4,8 @@
 clickhouse-connect imports pandas (and numpy) at the first insert, only to ask whether the rows are a DataFrame.
 Both treat the libraries as optional: without them, their Arrow and DataFrame calls raise, everything else works.
 The processor never makes those calls (rows are tuples, results are rows or bytes), and the three libraries held
-~80 MiB of its resident memory (356 against 276 MiB after opening a store and one insert and query; BENCHMARKS.md,
-2026-12-03), on a machine whose budget is a few hundred.
+~78 MiB of its resident memory (347 against 269 MiB after opening a store, one insert and one query; peak RSS on
+the benchmark stream 816 against 745 MiB: BENCHMARKS.md, 2026-12-03).
 
 Marking a module None in `sys.modules` is Python's documented way to make its import raise ImportError. A library
 that needs one of them outright then fails at start, with its name in the error.

@@ -72,7 +72,7 @@ def test_a_batch_sent_over_http_lands_in_clickhouse_once(pipeline) -> None:  # t
     assert scalar(endpoint, "SELECT count() FROM events") == 40
 
     # Having inserted and answered queries, the processor still holds none of the dataframe libraries that chDB
-    # and clickhouse-connect would load (runtime/lean_imports.py): ~80 MiB of resident memory.
+    # and clickhouse-connect would load (runtime/lean_imports.py): ~78 MiB of resident memory.
     assert _loaded_libraries(stream.pid, ("pyarrow", "pandas", "numpy")) == []
 
 
