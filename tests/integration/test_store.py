@@ -5,12 +5,14 @@ The `clickhouse` fixture is a fresh database that `migrate` has already brought 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime.errors import StartupError
-from stream.store import Migration, load_migrations, migrate
+from stream.rows import EVENT_COLUMNS, event_row
+from stream.store import Migration, connect, load_migrations, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +73,33 @@ def test_every_wide_table_merges_vertically_from_one_row(clickhouse: Any) -> Non
     tables = [str(t) for (t,) in wide if t in merge_trees]
     assert len(tables) >= 9 and "events" in tables and "attribution_credits" in tables
     assert [t for t in tables if "vertical_merge_algorithm_min_rows_to_activate = 1" not in merge_trees[t]] == []
+
+
+def test_a_vertical_merge_keeps_the_rows_a_horizontal_one_keeps(clickhouse: Any, chdb_path: Path) -> None:
+    # The same three parts of events (ReplacingMergeTree: the last inserted copy of an event id stays), merged in a
+    # database with 016 (vertical, from one row) and in one migrated up to 015 (horizontal: below 131,072 rows).
+    horizontal = connect(f"chdb://{chdb_path}", f"{clickhouse.test_database}_h")
+    try:
+        migrate(horizontal, [m for m in load_migrations() if m.version < 16])
+        parts = [[("e1", "first"), ("e2", "first")], [("e1", "second")], [("e3", "first"), ("e2", "third")]]
+        kept = {}
+        for client in (clickhouse, horizontal):
+            for number, part in enumerate(parts):
+                rows = [event_row(_event(event_id, name), 0, number) for event_id, name in part]
+                client.insert("events", rows, column_names=list(EVENT_COLUMNS),
+                              settings={"insert_deduplication_token": f"part-{number}"})
+            client.command("OPTIMIZE TABLE events FINAL")
+            active = client.query("SELECT count() FROM system.parts WHERE database = currentDatabase() "
+                                  "AND table = 'events' AND active").result_rows[0][0]
+            assert active == 1  # merged
+            kept[client is clickhouse] = client.query("SELECT event_id, name, _offset FROM events ORDER BY event_id"
+                                                      ).result_rows
+        assert kept[True] == kept[False] == [("e1", "second", 1), ("e2", "third", 2), ("e3", "first", 2)]
+    finally:
+        horizontal.command(f"DROP DATABASE IF EXISTS {clickhouse.test_database}_h")
+
+
+def _event(event_id: str, name: str) -> dict[str, Any]:
+    at = "2026-11-20T10:00:00.000Z"
+    return {"app_id": "shop", "event_id": event_id, "type": "custom", "name": name, "event_time": at,
+            "timestamp": at, "received_at": at, "anonymous_id": "A"}
