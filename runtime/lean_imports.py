@@ -3,6 +3,7 @@
 `chdb` requires pandas and pyarrow, and imports pyarrow (and with it numpy) when the store is opened;
 clickhouse-connect imports pandas (and numpy) at the first insert, only to ask whether the rows are a DataFrame.
 Both treat the libraries as optional: without them, their Arrow and DataFrame calls raise, everything else works.
+(polars is on the list for the same reason: clickhouse-connect would import it for its polars calls.)
 The processor never makes those calls (rows are tuples, results are rows or bytes), and the three libraries held
 ~78 MiB of its resident memory (347 against 269 MiB after opening a store, one insert and one query; peak RSS on
 the benchmark stream 816 against 745 MiB: BENCHMARKS.md, 2026-12-03).
