@@ -10,9 +10,16 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# The compiled hot path (native/, Rust): built from its sources and crates.io by maturin, from PyPI.
+# rustup's default place, for shells that did not source ~/.cargo/env.
+export PATH := $(PATH):$(HOME)/.cargo/bin
+NATIVE := native/pyproject.toml native/Cargo.toml native/Cargo.lock native/touchstream_native.pyi $(wildcard native/src/*.rs)
+
+$(STAMP): pyproject.toml $(NATIVE)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
+	@command -v cargo >/dev/null || { echo "make venv: cargo (Rust) is needed to build native/; see README"; exit 1; }
+	@$(BIN)/python -m pip install -q ./native
 	@$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
@@ -56,6 +63,7 @@ lint: venv ## ruff, mypy, import contracts, JSON Schemas up to date
 	@$(BIN)/mypy
 	@$(BIN)/lint-imports
 	@$(BIN)/touchstream schemas --check
+	@cd native && cargo fmt --check && cargo clippy -q --release -- -D warnings
 
 schemas: venv ## regenerate schemas/json from the pydantic models
 	@$(BIN)/touchstream schemas
