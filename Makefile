@@ -64,6 +64,7 @@ lint: venv ## ruff, mypy, import contracts, JSON Schemas up to date
 	@$(BIN)/lint-imports
 	@$(BIN)/touchstream schemas --check
 	@cd native && cargo fmt --check && cargo clippy -q --release -- -D warnings
+	@cd native && PYO3_PYTHON=$(abspath $(BIN)/python) cargo test -q --release
 
 schemas: venv ## regenerate schemas/json from the pydantic models
 	@$(BIN)/touchstream schemas

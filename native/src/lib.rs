@@ -13,6 +13,8 @@
 //! tests/unit/schemas/test_native_validator.py compares the two on a fuzz corpus.
 
 mod compile;
+mod native_block;
+mod native_values;
 mod node;
 
 use pyo3::exceptions::PyValueError;
@@ -50,5 +52,6 @@ impl StrictValidator {
 #[pymodule]
 fn touchstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrictValidator>()?;
+    m.add_class::<native_block::NativeBlock>()?;
     Ok(())
 }
