@@ -14,6 +14,7 @@
 
 mod compile;
 mod native_block;
+mod native_types;
 mod native_values;
 mod node;
 
