@@ -1,5 +1,6 @@
 """The ClickHouse writer's pure parts: the row-to-column pivot with DateTime64(3) ticks, and what it hands the
-client (the dedup token, the cached insert types and their re-description after a failure), on a fake client.
+client (the Native bytes of the compiled encoder, or the pivoted columns of the rows it declines; the dedup token,
+the cached insert types and their re-description after a failure), on a fake client.
 
 The column types are clickhouse-connect's own (from their ClickHouse names), so the attributes the pivot reads
 are the real ones; the ticks are worked out by hand from the definition (milliseconds since 1970-01-01 UTC).
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+from clickhouse_connect.driver.insert import InsertContext
 
 from stream.errors import StoreFatal, StoreUnavailable
 from stream.writer import ClickHouseWriter, column_data
+from tests.unit.stream.test_native_block import reference
 
 MS3 = get_from_name("DateTime64(3, 'UTC')")
 MS3_NULL = get_from_name("Nullable(DateTime64(3, 'UTC'))")
@@ -79,13 +82,14 @@ def test_rows_of_different_lengths_are_refused() -> None:
         column_data([(1, 2), (3,)], [UINT, UINT])
 
 
-class InsertContext:
+class Described:
     def __init__(self, column_types: list[Any]) -> None:
         self.column_types = column_types
 
 
 class FakeClient:
-    """clickhouse-connect's insert surface: records every describe and insert; `fail` makes the next insert raise."""
+    """clickhouse-connect's insert surface: records every describe and insert (`insert`: rows clickhouse-connect
+    encodes; `raw_insert`: the writer's own Native bytes); `fail` makes the next insert raise."""
 
     def __init__(self, types: dict[str, list[Any]]) -> None:
         self.types = types
@@ -93,14 +97,22 @@ class FakeClient:
         self.inserts: list[dict[str, Any]] = []
         self.fail: list[Exception] = []
 
-    def create_insert_context(self, table: str, column_names: list[str]) -> InsertContext:
+    def create_insert_context(self, table: str, column_names: list[str], data: Any = None,
+                              column_types: Any = None) -> Any:
+        if data is not None:  # no query: clickhouse-connect's own context, for its split of the rows into blocks
+            return InsertContext(table, column_names, column_types, data=data)
         self.described.append((table, column_names))
-        return InsertContext(self.types[table])
+        return Described(self.types[table])
 
     def insert(self, table: str, data: list[Any], **kwargs: Any) -> None:
         if self.fail:
             raise self.fail.pop(0)
         self.inserts.append({"table": table, "data": [list(c) for c in data], **kwargs})
+
+    def raw_insert(self, table: str, column_names: list[str], insert_block: bytes, **kwargs: Any) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.inserts.append({"table": table, "column_names": column_names, "payload": insert_block, **kwargs})
 
 
 @pytest.fixture
@@ -115,16 +127,33 @@ async def writer(client: FakeClient) -> Any:
     w.close()
 
 
-async def test_the_token_and_the_pivoted_columns_reach_the_client(client: FakeClient, writer: Any) -> None:
-    await writer.insert("events", ("event_id", "event_time"), [("e1", Y2K), ("e2", DAY_ONE)], "events:0:5-6:events")
+async def test_the_token_and_the_native_bytes_reach_the_client(client: FakeClient, writer: Any) -> None:
+    rows = [("e1", Y2K), ("e2", DAY_ONE)]
+    await writer.insert("events", ("event_id", "event_time"), rows, "events:0:5-6:events")
     assert client.inserts == [{
         "table": "events",
-        "data": [["e1", "e2"], [Y2K_MS, DAY_ONE_MS]],
+        "column_names": ["event_id", "event_time"],
+        # What clickhouse-connect itself writes for these rows (tests/unit/stream/test_native_block.py).
+        "payload": reference(["event_id", "event_time"], ["String", "DateTime64(3, 'UTC')"], rows, 1 << 16),
+        "settings": {"max_threads": 1, "insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events"},
+        "fmt": "Native",
+    }]
+    assert writer.encoded_by_clickhouse_connect == 0
+
+
+async def test_rows_the_encoder_declines_reach_the_client_as_pivoted_columns(client: FakeClient,
+                                                                              writer: Any) -> None:
+    naive = datetime(2000, 1, 1)  # noqa: DTZ001 - a naive value is exactly the case under test
+    await writer.insert("events", ("event_id", "event_time"), [("e1", Y2K), ("e2", naive)], "t")
+    assert client.inserts == [{
+        "table": "events",
+        "data": [["e1", "e2"], [Y2K, naive]],  # a column with a naive datetime is left to clickhouse-connect
         "column_names": ["event_id", "event_time"],
         "column_types": [STRING, MS3],
         "column_oriented": True,
-        "settings": {"max_threads": 1, "insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events"},
+        "settings": {"max_threads": 1, "insert_deduplicate": 1, "insert_deduplication_token": "t"},
     }]
+    assert writer.encoded_by_clickhouse_connect == 1
 
 
 async def test_no_rows_no_insert_and_no_describe(client: FakeClient, writer: Any) -> None:
