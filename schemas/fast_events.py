@@ -29,12 +29,12 @@ from typing import Any, Final, get_args
 import orjson
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import core_schema as cs
-from touchstream_native import StrictValidator
 
 from schemas.batch import SERVER_FIELDS
 from schemas.events import EVENT_ADAPTER, EVENT_MODELS, MAX_PROPERTIES
 from schemas.fast_times import ISO_PATTERN, MAX_MS, MIN_MS, format_epoch_ms, iso_ms
 from schemas.money import PositiveMoney, Revenue
+from schemas.native import StrictValidator
 from schemas.scenes import SceneError, check_scene
 
 # The scene rule's own validator (schemas/context.py) is the one validator the shortcut runs, by calling it.

@@ -25,8 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from touchstream_native import NativeBlock
-
+from schemas.native import NativeBlock
 from stream.errors import classify
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,9 @@ orjson) are stated as such. Schemas the crate does not implement fail when the v
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -229,3 +232,12 @@ def test_a_schema_it_does_not_implement_fails_when_built(schema: cs.CoreSchema, 
     with pytest.raises(ValueError, match="touchstream_native cannot compile") as failure:
         StrictValidator(dict(schema))
     assert named in str(failure.value)
+
+
+def test_a_missing_extension_says_how_to_build_it() -> None:
+    code = ("import sys\nsys.modules['touchstream_native'] = None  # as if it were not built\n"
+            "try:\n    import schemas.fast_events\nexcept ImportError as exc:\n    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[3])
+    assert done.stdout.strip() == ("touchstream_native is not built: run `make venv` (or `pip install ./native`), "
+                                   "which needs Rust (cargo)")
