@@ -10,9 +10,9 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-# The compiled hot path (native/, Rust): built from its sources and crates.io by maturin, from PyPI.
 # rustup's default place, for shells that did not source ~/.cargo/env.
 export PATH := $(PATH):$(HOME)/.cargo/bin
+# The compiled hot path (native/, Rust): built from its sources and crates.io by maturin, from PyPI.
 NATIVE := native/pyproject.toml native/Cargo.toml native/Cargo.lock native/touchstream_native.pyi $(wildcard native/src/*.rs)
 
 $(STAMP): pyproject.toml $(NATIVE)

@@ -3,7 +3,7 @@
 //! Every kind and key is checked against what this crate implements: anything else raises ValueError naming
 //! it, so a constraint the models gain can never be skipped here without a build-time error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -207,7 +207,7 @@ fn typed_dict(schema: &Bound<'_, PyDict>) -> PyResult<Node> {
         }
     };
     let mut fields = Vec::new();
-    let mut names = HashMap::new();
+    let mut names = HashSet::new();
     for (name, field) in required(schema, "fields", kind)?
         .downcast::<PyDict>()?
         .iter()
@@ -215,7 +215,7 @@ fn typed_dict(schema: &Bound<'_, PyDict>) -> PyResult<Node> {
         let field = field.downcast::<PyDict>()?;
         keys_within(field, "typed-dict-field", &["schema", "required"])?;
         let key = name.downcast_exact::<PyString>()?;
-        names.insert(key.to_str()?.to_owned(), fields.len());
+        names.insert(key.to_str()?.to_owned());
         fields.push(Field {
             key: key.clone().unbind(),
             node: *sub(field, "schema", "typed-dict-field")?,

@@ -1,7 +1,7 @@
 //! The compiled schema and its check. `check` returns the validated value, or None when the input does not
 //! surely pass; None is never an error of the input, only "not sure" (the caller asks pydantic).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyList, PyString};
@@ -57,7 +57,7 @@ pub struct Field {
 
 pub struct TypedDict {
     pub fields: Vec<Field>,
-    pub names: HashMap<String, usize>,
+    pub names: HashSet<String>, // the fields' keys, to tell an unknown key
     /// None: an unknown key declines (`extra_behavior="forbid"`); Some: unknown keys are kept, after the fields.
     pub extras: Option<Box<Node>>,
     /// Every field in order, with its default or a placeholder; None when a field may be left out.
@@ -189,7 +189,7 @@ impl TypedDict {
         let extras = self.extras.as_ref()?; // forbid: an unknown key declines
         for (k, v) in dict.iter() {
             let name = exact_str(&k)?;
-            if !self.names.contains_key(name) {
+            if !self.names.contains(name) {
                 out.set_item(k, extras.check(py, &v)?).ok()?;
             }
         }
