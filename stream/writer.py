@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from clickhouse_connect.driver.compression import get_compressor
+
 from schemas.native import NativeBlock
 from stream.errors import classify
 
@@ -87,7 +89,15 @@ class ClickHouseWriter:
         try:
             payload = self._native(client, key, types, rows)
             if payload is not None:
-                client.raw_insert(table, list(columns), payload, settings=settings, fmt="Native")
+                # A server's client compresses what it sends (lz4 or zstd, as its `insert` would); chDB's, nothing.
+                compression = getattr(client, "write_compression", None) or None
+                body: bytes | bytearray = payload
+                if compression is not None:
+                    compressor = get_compressor(compression)
+                    body = compressor.compress_block(payload)
+                    body += compressor.flush() or b""  # type: ignore[no-untyped-call]  # (None for lz4, zstd)
+                client.raw_insert(table, list(columns), body, settings=settings, fmt="Native",
+                                  compression=compression)
                 return
             self.encoded_by_clickhouse_connect += 1
             client.insert(

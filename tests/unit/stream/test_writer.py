@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import lz4.frame
 import pytest
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
@@ -137,8 +138,23 @@ async def test_the_token_and_the_native_bytes_reach_the_client(client: FakeClien
         "payload": reference(["event_id", "event_time"], ["String", "DateTime64(3, 'UTC')"], rows, 1 << 16),
         "settings": {"max_threads": 1, "insert_deduplicate": 1, "insert_deduplication_token": "events:0:5-6:events"},
         "fmt": "Native",
+        "compression": None,  # chDB's client compresses nothing
     }]
     assert writer.encoded_by_clickhouse_connect == 0
+
+
+async def test_a_servers_client_gets_the_bytes_compressed_as_its_insert_would(client: FakeClient) -> None:
+    client.write_compression = "lz4"  # type: ignore[attr-defined]  # what clickhouse-connect's HTTP client negotiates
+    writer = ClickHouseWriter(client)
+    try:
+        rows = [("e1", Y2K), ("e2", DAY_ONE)]
+        await writer.insert("events", ("event_id", "event_time"), rows, "t")
+        (sent,) = client.inserts
+        assert sent["compression"] == "lz4"
+        expected = reference(["event_id", "event_time"], ["String", "DateTime64(3, 'UTC')"], rows, 1 << 16)
+        assert lz4.frame.decompress(sent["payload"]) == expected
+    finally:
+        writer.close()
 
 
 async def test_rows_the_encoder_declines_reach_the_client_as_pivoted_columns(client: FakeClient,
