@@ -18,8 +18,8 @@ from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.transform import NativeTransform
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from touchstream_native import NativeBlock
 
+from schemas.native import NativeBlock
 from stream.writer import column_data
 
 # Every type of the processor's tables (`insert_name` as clickhouse-connect gives it), once each.
