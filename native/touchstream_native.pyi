@@ -15,3 +15,14 @@ class NativeBlock:
     def encode(self, rows: list[tuple[Any, ...]], block_rows: int) -> bytes:
         """The Native blocks of `rows`, `block_rows` each; TypeError, ValueError or OverflowError for a value
         not taken (clickhouse-connect is then the one to encode it)."""
+
+class Attribution:
+    """`stream.attribution.credits.attribute_journey` compiled for one config's models
+    (native/src/attribute.rs)."""
+
+    def __init__(self, models: Any, minor_units: Any, zero: Any, decimal: Any) -> None:
+        """ValueError or TypeError for a model it does not compile (the Python reference then answers)."""
+    def journey(
+        self, touches: Any, at: Any, revenue: Any, currency: Any, windows: Any
+    ) -> tuple[list[Any], list[tuple[str, list[float], list[Any]]]] | None:
+        """What `attribute_journey` returns, or None where the Python reference is to answer."""

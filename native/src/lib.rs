@@ -12,7 +12,9 @@
 //! built, so a new constraint in the models can never be skipped silently.
 //! tests/unit/schemas/test_native_validator.py compares the two on a fuzz corpus.
 
+mod attribute;
 mod compile;
+mod credit_math;
 mod native_block;
 mod native_types;
 mod native_values;
@@ -54,5 +56,6 @@ impl StrictValidator {
 fn touchstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrictValidator>()?;
     m.add_class::<native_block::NativeBlock>()?;
+    m.add_class::<attribute::Attribution>()?;
     Ok(())
 }

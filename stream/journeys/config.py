@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from schemas.events import CONVERSION_TYPES
+from stream.attribution.compiled import JourneyAttribution
 from stream.attribution.eligibility import Windows
 from stream.attribution.models import DEFAULT_MODELS, ModelSpec, standard_models
 
@@ -43,6 +44,11 @@ class AttributionConfig:
 
     def windows_for(self, conversion_type: str) -> Windows:
         return self.windows_by_type.get(conversion_type, self.default_windows)
+
+    @cached_property
+    def attribution(self) -> JourneyAttribution:
+        """`attribute_journey` over these models, compiled once (stream/attribution/compiled.py)."""
+        return JourneyAttribution(self.models)
 
     @cached_property
     def longest_window(self) -> timedelta:

@@ -29,7 +29,6 @@ from typing import Any
 
 from schemas.events import CONVERSION_TYPES, PURCHASE_TYPES, TOUCH_TYPES
 from schemas.records import AD_TOUCH_TYPES
-from stream.attribution.credits import ConversionFacts, attribute_journey
 from stream.attribution.eligibility import TouchKind
 from stream.channels.taxonomy import Taxonomy
 from stream.journeys.clicks import ClickBook
@@ -308,8 +307,9 @@ class AppEngine:
             touches = [t.as_touch() for t in person.touches.values() if self.alive(t, person)]
         else:
             touches = [t.as_touch() for t in person.touches.values()]
-        facts = ConversionFacts(c.conversion_id, c.time, c.revenue - c.refunded, c.currency or "CNY")
-        journey, per_model = attribute_journey(facts, touches, self.config.models, self.config.windows_for(kind))
+        journey, per_model = self.config.attribution(
+            c.conversion_id, c.time, c.revenue - c.refunded, c.currency or "CNY", touches, self.config.windows_for(kind)
+        )
         # A 64-bit hash of what would be written, not the rows themselves: change detection for ~100x less memory.
         # The journey and each model's shares and parts say exactly what the credit rows would (position = index).
         signature = hash((kind, user_key, tuple(journey), tuple(
