@@ -6,6 +6,7 @@
 //! module, as the reference builds them). It returns None wherever it is not sure it would answer exactly as
 //! the reference does (a naive or non-UTC time, a non-str field, a revenue of 10**28 minor units or more, a
 //! product past 128 bits, any input the reference would raise for): the caller then runs the reference.
+//! tests/unit/stream/attribution/test_native_attribution.py compares both on random journeys and models.
 
 use std::collections::HashMap;
 

@@ -2,8 +2,8 @@
 //! that every float and every unit comes out bit for bit as the Python reference computes it.
 //!
 //! `None` means "the reference would raise here, or this code is not sure": the caller then asks the Python
-//! reference, which raises its own error or answers. tests/unit/stream/test_native_attribution.py compares
-//! both on random journeys and models.
+//! reference, which raises its own error or answers.
+//! tests/unit/stream/attribution/test_native_attribution.py compares both on random journeys and models.
 
 pub const SUM_TOLERANCE: f64 = 1e-12;
 

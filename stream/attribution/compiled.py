@@ -4,7 +4,7 @@ The Python function stays the reference. The crate answers only where it is sure
 reference gives: the same touches in the same order, every share bit for bit, every revenue part the same
 Decimal. Anywhere else (a model it does not compile, a naive time, a revenue of 10**28 minor units or more, an
 input the reference raises for) it declines, and the reference answers, errors included.
-tests/unit/stream/test_native_attribution.py runs both on random journeys and models.
+tests/unit/stream/attribution/test_native_attribution.py runs both on random journeys and models.
 """
 
 from __future__ import annotations
