@@ -198,11 +198,7 @@ impl Attribution {
             names.push(name);
         }
         drop(names);
-        let utc = py
-            .import("datetime")?
-            .getattr("timezone")?
-            .getattr("utc")?
-            .unbind();
+        let utc = crate::utc(py)?;
         Ok(Self {
             models,
             decimal,
@@ -222,150 +218,138 @@ impl Attribution {
         currency: &Bound<'py, PyAny>,
         windows: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyTuple>> {
-        self.attribute(py, touches, at, revenue, currency, windows)
-            .ok()
-            .flatten()
-    }
-}
-
-impl Attribution {
-    fn attribute<'py>(
-        &self,
-        py: Python<'py>,
-        touches: &Bound<'py, PyAny>,
-        at: &Bound<'py, PyAny>,
-        revenue: &Bound<'py, PyAny>,
-        currency: &Bound<'py, PyAny>,
-        windows: &Bound<'py, PyAny>,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let utc = self.utc.bind(py);
-        let (Ok(touches), true) = (
-            touches.downcast_exact::<PyList>(),
-            currency.is_exact_instance_of::<PyString>(),
-        ) else {
-            return Ok(None);
-        };
-        let Some(at_us) = utc_us(at, utc) else {
-            return Ok(None);
-        };
-        if !revenue.get_type().is(self.decimal.bind(py))
-            || !revenue.call_method0("is_finite")?.is_truthy()?
-        {
-            return Ok(None);
-        }
-        let click_seconds = exact_number(&windows.getattr("click_seconds")?)?;
-        let view_seconds = exact_number(&windows.getattr("view_seconds")?)?;
-        let (mut clicks, mut views) = (Vec::new(), Vec::new());
-        for touch in touches.iter() {
-            let Some(read) = read_touch(touch, utc)? else {
+        // Any error on the way (a getattr, a call into Python) declines: the reference then raises or answers.
+        let attribute = || -> PyResult<Option<Bound<'py, PyTuple>>> {
+            let utc = self.utc.bind(py);
+            let (Ok(touches), true) = (
+                touches.downcast_exact::<PyList>(),
+                currency.is_exact_instance_of::<PyString>(),
+            ) else {
                 return Ok(None);
             };
-            let age_us = at_us - read.us;
-            if age_us < 0 {
-                continue;
-            }
-            let seconds = age_us as f64 / 1e6;
-            if read.click {
-                if seconds <= click_seconds {
-                    clicks.push(read);
-                }
-            } else if seconds <= view_seconds {
-                views.push(read);
-            }
-        }
-        let mut journey = if clicks.is_empty() { views } else { clicks };
-        journey.sort_by(|a, b| {
-            a.us.cmp(&b.us).then_with(|| {
-                a.key
-                    .iter()
-                    .zip(&b.key)
-                    .map(|(x, y)| key_str(x).cmp(key_str(y)))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            })
-        });
-        let ordered = PyList::new(py, journey.iter().map(|r| &r.touch))?;
-        let per_model = PyList::empty(py);
-        if journey.is_empty() {
-            for model in &self.models {
-                let whole = (
-                    model.name.bind(py),
-                    PyList::new(py, [1.0])?,
-                    PyList::new(py, [revenue])?,
-                );
-                per_model.append(whole)?;
-            }
-            return Ok(Some(PyTuple::new(
-                py,
-                [ordered.into_any(), per_model.into_any()],
-            )?));
-        }
-        let ages: Vec<i64> = journey.iter().map(|r| at_us - r.us).collect();
-        let (exponent, units): (i64, u128) = self
-            .minor_units
-            .bind(py)
-            .call1((revenue, currency))?
-            .extract()?;
-        if units >= SMALL_UNITS {
-            return Ok(None);
-        }
-        let negative = revenue.lt(0)?;
-        let mut made: Vec<(u128, Bound<'py, PyAny>)> = Vec::new(); // equal parts share one Decimal
-        let zero = self.zero.bind(py).call1((exponent,))?;
-        for model in &self.models {
-            let Some(mut shares) = base_weights(&model.spec, &ages) else {
+            let Some(at_us) = utc_us(at, utc) else {
                 return Ok(None);
             };
-            if !model.multipliers.is_empty() {
-                let factors: Vec<f64> = journey
-                    .iter()
-                    .map(|r| {
-                        model
-                            .multipliers
-                            .get(key_str(&r.key[2]))
-                            .copied()
-                            .unwrap_or(1.0)
-                    })
-                    .collect();
-                let Some(weighted) = apply_multipliers(&shares, &factors) else {
+            if !revenue.get_type().is(self.decimal.bind(py))
+                || !revenue.call_method0("is_finite")?.is_truthy()?
+            {
+                return Ok(None);
+            }
+            let click_seconds = exact_number(&windows.getattr("click_seconds")?)?;
+            let view_seconds = exact_number(&windows.getattr("view_seconds")?)?;
+            let (mut clicks, mut views) = (Vec::new(), Vec::new());
+            for touch in touches.iter() {
+                let Some(read) = read_touch(touch, utc)? else {
                     return Ok(None);
                 };
-                shares = weighted;
-            }
-            if !shares_valid(&shares) {
-                return Ok(None);
-            }
-            let Some(parts) = largest_remainder(units, &shares) else {
-                return Ok(None);
-            };
-            let values = PyList::empty(py);
-            for part in parts {
-                if part == 0 {
-                    values.append(&zero)?;
+                let age_us = at_us - read.us;
+                if age_us < 0 {
                     continue;
                 }
-                if let Some((_, value)) = made.iter().find(|(p, _)| *p == part) {
-                    values.append(value)?;
-                    continue;
+                let seconds = age_us as f64 / 1e6;
+                if read.click {
+                    if seconds <= click_seconds {
+                        clicks.push(read);
+                    }
+                } else if seconds <= view_seconds {
+                    views.push(read);
                 }
-                let signed = if negative {
-                    -(part as i128)
-                } else {
-                    part as i128
+            }
+            let mut journey = if clicks.is_empty() { views } else { clicks };
+            journey.sort_by(|a, b| {
+                a.us.cmp(&b.us).then_with(|| {
+                    a.key
+                        .iter()
+                        .zip(&b.key)
+                        .map(|(x, y)| key_str(x).cmp(key_str(y)))
+                        .find(|o| o.is_ne())
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+            });
+            let ordered = PyList::new(py, journey.iter().map(|r| &r.touch))?;
+            let per_model = PyList::empty(py);
+            if journey.is_empty() {
+                for model in &self.models {
+                    let whole = (
+                        model.name.bind(py),
+                        PyList::new(py, [1.0])?,
+                        PyList::new(py, [revenue])?,
+                    );
+                    per_model.append(whole)?;
+                }
+                return Ok(Some(PyTuple::new(
+                    py,
+                    [ordered.into_any(), per_model.into_any()],
+                )?));
+            }
+            let ages: Vec<i64> = journey.iter().map(|r| at_us - r.us).collect();
+            let (exponent, units): (i64, u128) = self
+                .minor_units
+                .bind(py)
+                .call1((revenue, currency))?
+                .extract()?;
+            if units >= SMALL_UNITS {
+                return Ok(None);
+            }
+            let negative = revenue.lt(0)?;
+            let mut made: Vec<(u128, Bound<'py, PyAny>)> = Vec::new(); // equal parts share one Decimal
+            let zero = self.zero.bind(py).call1((exponent,))?;
+            for model in &self.models {
+                let Some(mut shares) = base_weights(&model.spec, &ages) else {
+                    return Ok(None);
                 };
-                let value = self
-                    .decimal
-                    .bind(py)
-                    .call1((signed,))?
-                    .call_method1("scaleb", (exponent,))?;
-                values.append(&value)?;
-                made.push((part, value));
+                if !model.multipliers.is_empty() {
+                    let factors: Vec<f64> = journey
+                        .iter()
+                        .map(|r| {
+                            model
+                                .multipliers
+                                .get(key_str(&r.key[2]))
+                                .copied()
+                                .unwrap_or(1.0)
+                        })
+                        .collect();
+                    let Some(weighted) = apply_multipliers(&shares, &factors) else {
+                        return Ok(None);
+                    };
+                    shares = weighted;
+                }
+                if !shares_valid(&shares) {
+                    return Ok(None);
+                }
+                let Some(parts) = largest_remainder(units, &shares) else {
+                    return Ok(None);
+                };
+                let values = PyList::empty(py);
+                for part in parts {
+                    if part == 0 {
+                        values.append(&zero)?;
+                        continue;
+                    }
+                    if let Some((_, value)) = made.iter().find(|(p, _)| *p == part) {
+                        values.append(value)?;
+                        continue;
+                    }
+                    let signed = if negative {
+                        -(part as i128)
+                    } else {
+                        part as i128
+                    };
+                    let value = self
+                        .decimal
+                        .bind(py)
+                        .call1((signed,))?
+                        .call_method1("scaleb", (exponent,))?;
+                    values.append(&value)?;
+                    made.push((part, value));
+                }
+                per_model.append((model.name.bind(py), PyList::new(py, shares)?, values))?;
             }
-            per_model.append((model.name.bind(py), PyList::new(py, shares)?, values))?;
-        }
-        Ok(Some(PyTuple::new(
-            py,
-            [ordered.into_any(), per_model.into_any()],
-        )?))
+            Ok(Some(PyTuple::new(
+                py,
+                [ordered.into_any(), per_model.into_any()],
+            )?))
+        };
+        attribute().ok().flatten()
     }
 }

@@ -52,6 +52,15 @@ impl StrictValidator {
     }
 }
 
+/// `datetime.timezone.utc`, the tzinfo of every aware time the processor reads and writes: compared by identity.
+pub(crate) fn utc(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(py
+        .import("datetime")?
+        .getattr("timezone")?
+        .getattr("utc")?
+        .unbind())
+}
+
 #[pymodule]
 fn touchstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrictValidator>()?;

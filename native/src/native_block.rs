@@ -46,11 +46,7 @@ impl NativeBlock {
             columns.push((name, type_name, parsed));
         }
         let decimal = py.import("decimal")?.getattr("Decimal")?.unbind();
-        let utc = py
-            .import("datetime")?
-            .getattr("timezone")?
-            .getattr("utc")?
-            .unbind();
+        let utc = crate::utc(py)?;
         Ok(Self {
             columns,
             decimal,
