@@ -26,3 +26,11 @@ class Attribution:
         self, touches: Any, at: Any, revenue: Any, currency: Any, windows: Any
     ) -> tuple[list[Any], list[tuple[str, list[float], list[Any]]]] | None:
         """What `attribute_journey` returns, or None where the Python reference is to answer."""
+
+class ConversionScan:
+    """`stream.processor.conversion_events` of an events record, scanned without decoding it
+    (native/src/conversion_scan.rs)."""
+
+    def __init__(self, conversion_types: frozenset[str], refund_types: frozenset[str]) -> None: ...
+    def keys(self, value: bytes) -> list[tuple[Any, str | None]] | None:
+        """The pairs, or None where the Python reference is to answer."""

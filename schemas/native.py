@@ -7,9 +7,9 @@ and says so here in one line instead of a bare ModuleNotFoundError in whichever 
 from __future__ import annotations
 
 try:
-    from touchstream_native import Attribution, NativeBlock, StrictValidator
+    from touchstream_native import Attribution, ConversionScan, NativeBlock, StrictValidator
 except ImportError as exc:
     msg = "touchstream_native is not built: run `make venv` (or `pip install ./native`), which needs Rust (cargo)"
     raise ImportError(msg) from exc
 
-__all__ = ["Attribution", "NativeBlock", "StrictValidator"]
+__all__ = ["Attribution", "ConversionScan", "NativeBlock", "StrictValidator"]

@@ -247,6 +247,11 @@ def decode_events(value: bytes, headers: Sequence[tuple[str, bytes]]) -> list[Ev
     return cast("list[EventRecord]", items)
 
 
+def check_events_format(headers: Sequence[tuple[str, bytes]]) -> None:
+    """Raises `RecordFormatError` unless the record's format header is events-json-array/1 (or absent)."""
+    _check_format(headers, EVENTS_FORMAT)
+
+
 def decode_dead_letters(value: bytes, headers: Sequence[tuple[str, bytes]]) -> list[DeadLetter]:
     """The items of a dead-letter record (a single object counts as one item).
 

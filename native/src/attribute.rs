@@ -48,7 +48,7 @@ fn exact_number(value: &Bound<'_, PyAny>) -> PyResult<f64> {
     }
     if value.is_instance_of::<PyInt>() {
         if let Ok(whole) = value.extract::<i64>() {
-            if whole.abs() <= EXACT_INT {
+            if whole.unsigned_abs() <= EXACT_INT as u64 {
                 return Ok(whole as f64);
             }
         }

@@ -14,6 +14,7 @@
 
 mod attribute;
 mod compile;
+mod conversion_scan;
 mod credit_math;
 mod native_block;
 mod native_types;
@@ -66,5 +67,6 @@ fn touchstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrictValidator>()?;
     m.add_class::<native_block::NativeBlock>()?;
     m.add_class::<attribute::Attribution>()?;
+    m.add_class::<conversion_scan::ConversionScan>()?;
     Ok(())
 }
