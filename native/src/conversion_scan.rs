@@ -5,8 +5,9 @@
 //! id; decoding the whole record into Python objects for it was ~6% of the processor's CPU. This scans the JSON
 //! and returns exactly those, as `stream.processor.conversion_events` (the reference) reads them from the decoded
 //! record. It returns None (the caller then decodes the record and runs the reference) for JSON it cannot read,
-//! a top level that is not an array, an id that is not a string, and an order id whose text the reference would
-//! make with `str()` of something else than a string. tests/unit/stream/test_conversion_scan.py compares both.
+//! a top level that is not an array, an item that is not an object or a `properties` that is neither an object
+//! nor null (the collector writes only those: the reference's rules for the rest stay in one place), an id that is not a string, and an order id
+//! whose text the reference would make with `str()` of something else than a string. tests/unit/stream/test_conversion_scan.py compares both.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -121,7 +122,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 }
 
-/// `properties`: its `order_id` if it is an object; `Seen::Falsy` (no order id) for anything else.
+/// `properties`: its `order_id` (none for null). Any other JSON there is a serde error: the record is declined.
 struct PropertiesSeed;
 
 impl<'de> DeserializeSeed<'de> for PropertiesSeed {
@@ -136,7 +137,7 @@ struct PropertiesVisitor;
 impl<'de> Visitor<'de> for PropertiesVisitor {
     type Value = Seen;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str("an object or null")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Seen, A::Error> {
         let mut order_id = Seen::Falsy;
@@ -149,27 +150,8 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         }
         Ok(order_id)
     }
-    // Not an object: `(x or {}).get(...)` gives "" or raises after the key is asked about; either way no order.
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Seen, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Seen::Falsy)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
-    }
     fn visit_unit<E>(self) -> Result<Seen, E> {
-        Ok(Seen::Falsy)
+        Ok(Seen::Falsy) // null: `None or {}`
     }
 }
 
@@ -178,7 +160,7 @@ struct ItemVisitor;
 impl<'de> Visitor<'de> for ItemVisitor {
     type Value = Item;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
+        f.write_str("an event object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
         let mut item = Item::default();
@@ -194,28 +176,6 @@ impl<'de> Visitor<'de> for ItemVisitor {
             }
         }
         Ok(item)
-    }
-    // Any other item: `event["type"]` raises, and the reference skips it.
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Item, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Item::default())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Item, E> {
-        Ok(Item::default())
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Item, E> {
-        Ok(Item::default())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Item, E> {
-        Ok(Item::default())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Item, E> {
-        Ok(Item::default())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Item, E> {
-        Ok(Item::default())
-    }
-    fn visit_unit<E>(self) -> Result<Item, E> {
-        Ok(Item::default())
     }
 }
 
@@ -249,7 +209,7 @@ type Asked = Option<Option<(String, String, Option<String>)>>;
 
 fn asked(item: Item, conversions: &HashSet<String>, refunds: &HashSet<String>) -> Asked {
     let Some(Seen::Text(kind)) = item.kind else {
-        return Some(None); // not an object, no type, or a type that is not a string: not a conversion
+        return Some(None); // no type, or a type that is not a string: not a conversion
     };
     let refund = refunds.contains(&kind);
     if !refund && !conversions.contains(&kind) {

@@ -4,7 +4,7 @@
 refund's order id. `conversion_events` reads them from the decoded record; the crate scans the JSON for them. On the
 benchmark's records and on hostile JSON (items of every shape, duplicate and escaped keys, ids and order ids of
 every type), wherever the crate answers, its answer must equal the reference's, types included; where the JSON does
-not decode, it must decline.
+not decode, or holds an item or `properties` of a shape the collector never writes, it must decline.
 """
 
 from __future__ import annotations
@@ -110,6 +110,8 @@ def test_hostile_records_are_answered_as_the_reference_answers(items: list[str])
         b"[NaN]",
         b'[{"type": "convert", "app_id": "a", "event_id": "e"}, {"type": "convert", "app_id": 5, "event_id": "e"}]',
         b'[{"type": "refund", "app_id": "a", "event_id": "e", "properties": {"order_id": 12}}]',
+        b'[{"type": "convert", "app_id": "a", "event_id": "e"}, 5]',  # an item that is not an object
+        b'[{"type": "refund", "app_id": "a", "event_id": "e", "properties": "x"}]',  # properties not an object
     ],
 )
 def test_what_it_cannot_answer_exactly_is_declined(value: bytes) -> None:
@@ -121,7 +123,7 @@ def test_a_refund_gives_its_order_and_a_conversion_none() -> None:
     value = orjson.dumps([
         {"type": "convert", "app_id": "a", "event_id": "e1", "properties": {"order_id": "o-1"}},
         {"type": refund, "app_id": "a", "event_id": "e2", "properties": {"order_id": "o-1"}},
-        {"type": refund, "app_id": "a", "event_id": "e3", "properties": "not an object"},
+        {"type": refund, "app_id": "a", "event_id": "e3", "properties": None},
         {"type": "click", "app_id": "a", "event_id": "e4"},
         {"type": "register", "event_id": "e5"},
     ])
