@@ -12,15 +12,11 @@ use std::collections::HashMap;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{
-    PyDateAccess, PyDateTime, PyFloat, PyInt, PyList, PyString, PyTimeAccess, PyTuple,
-    PyTzInfoAccess,
-};
+use pyo3::types::{PyDateTime, PyFloat, PyInt, PyList, PyString, PyTuple, PyTzInfoAccess};
 
 use crate::credit_math::{
     apply_multipliers, base_weights, largest_remainder, shares_valid, Kind, Spec,
 };
-use crate::native_values::days_from_civil;
 
 const EXACT_INT: i64 = 1 << 53;
 const SMALL_UNITS: u128 = 10_000_000_000_000_000_000_000_000_000; // 10**28: scaleb is exact below it
@@ -132,15 +128,7 @@ fn utc_us(value: &Bound<'_, PyAny>, utc: &Bound<'_, PyAny>) -> Option<i64> {
     if !moment.get_tzinfo()?.is(utc) {
         return None;
     }
-    let days = days_from_civil(
-        moment.get_year().into(),
-        moment.get_month().into(),
-        moment.get_day().into(),
-    );
-    let clock = i64::from(moment.get_hour()) * 3_600
-        + i64::from(moment.get_minute()) * 60
-        + i64::from(moment.get_second());
-    Some((days * 86_400 + clock) * 1_000_000 + i64::from(moment.get_microsecond()))
+    Some(crate::wall_clock_us(moment)) // in UTC itself, the wall clock is the instant
 }
 
 fn read_touch<'py>(

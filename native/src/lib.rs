@@ -62,6 +62,20 @@ pub(crate) fn utc(py: Python<'_>) -> PyResult<Py<PyAny>> {
         .unbind())
 }
 
+/// Microseconds from 1970-01-01T00:00 to a datetime's own fields (its wall clock, whatever its tzinfo).
+pub(crate) fn wall_clock_us(moment: &Bound<'_, pyo3::types::PyDateTime>) -> i64 {
+    use pyo3::types::{PyDateAccess, PyTimeAccess};
+    let days = native_values::days_from_civil(
+        moment.get_year().into(),
+        moment.get_month().into(),
+        moment.get_day().into(),
+    );
+    let clock = i64::from(moment.get_hour()) * 3_600
+        + i64::from(moment.get_minute()) * 60
+        + i64::from(moment.get_second());
+    native_values::epoch_us(days, clock, i64::from(moment.get_microsecond()), 0)
+}
+
 #[pymodule]
 fn touchstream_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<StrictValidator>()?;

@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
-    PyBytes, PyDate, PyDateAccess, PyDateTime, PyDict, PyInt, PyList, PyString, PyTimeAccess,
-    PyTuple, PyTzInfoAccess,
+    PyBytes, PyDate, PyDateAccess, PyDateTime, PyDict, PyInt, PyList, PyString, PyTuple,
+    PyTzInfoAccess,
 };
 
 use crate::native_types::{fixed_size, parse_type, ColType};
-use crate::native_values::{days_from_civil, decimal_units, epoch_ms};
+use crate::native_values::{days_from_civil, decimal_units};
 
 #[pyclass(frozen, module = "touchstream_native")]
 pub struct NativeBlock {
@@ -324,20 +324,7 @@ fn datetime_ms(moment: &Bound<'_, PyDateTime>, utc: &Bound<'_, PyAny>) -> PyResu
         let micros: i64 = offset.getattr("microseconds")?.extract()?;
         (days * 86_400 + seconds) * 1_000_000 + micros
     };
-    let date = days_from_civil(
-        moment.get_year().into(),
-        moment.get_month().into(),
-        moment.get_day().into(),
-    );
-    let clock = i64::from(moment.get_hour()) * 3_600
-        + i64::from(moment.get_minute()) * 60
-        + i64::from(moment.get_second());
-    Ok(epoch_ms(
-        date,
-        clock,
-        i64::from(moment.get_microsecond()),
-        offset_us,
-    ))
+    Ok((crate::wall_clock_us(moment) - offset_us).div_euclid(1_000))
 }
 
 fn low_cardinality(values: &[Bound<'_, PyAny>], out: &mut Vec<u8>) -> PyResult<()> {

@@ -1,4 +1,4 @@
-//! The arithmetic of Native values: civil dates to days, aware times to epoch milliseconds, decimal text to
+//! The arithmetic of Native values: civil dates to days, local times to epoch microseconds, decimal text to
 //! scaled integers. Pure functions, unit-tested here and, through `NativeBlock`, against clickhouse-connect.
 
 /// Days from 1970-01-01 to the proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -12,10 +12,9 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Milliseconds since the epoch, floored as Python's `//` floors, of a local date and time at a UTC offset.
-pub fn epoch_ms(days: i64, clock_seconds: i64, microseconds: i64, offset_us: i64) -> i64 {
-    let us = (days * 86_400 + clock_seconds) * 1_000_000 + microseconds - offset_us;
-    us.div_euclid(1_000)
+/// Microseconds since the epoch of a local date and time at a UTC offset.
+pub fn epoch_us(days: i64, clock_seconds: i64, microseconds: i64, offset_us: i64) -> i64 {
+    (days * 86_400 + clock_seconds) * 1_000_000 + microseconds - offset_us
 }
 
 /// `str(decimal.Decimal)` as an integer of `10^-scale` units, when exact: None for NaN and infinities, for more
@@ -75,10 +74,10 @@ mod tests {
     }
 
     #[test]
-    fn milliseconds_floor() {
-        assert_eq!(epoch_ms(0, 0, 999, 0), 0);
-        assert_eq!(epoch_ms(-1, 86_399, 999_999, 0), -1); // 1969-12-31T23:59:59.999999Z
-        assert_eq!(epoch_ms(0, 8 * 3_600, 0, 8 * 3_600 * 1_000_000), 0); // 08:00 at +08:00
+    fn epoch_microseconds_and_their_millisecond_floor() {
+        assert_eq!(epoch_us(0, 0, 999, 0).div_euclid(1_000), 0);
+        assert_eq!(epoch_us(-1, 86_399, 999_999, 0).div_euclid(1_000), -1); // 1969-12-31T23:59:59.999999Z
+        assert_eq!(epoch_us(0, 8 * 3_600, 0, 8 * 3_600 * 1_000_000), 0); // 08:00 at +08:00
     }
 
     #[test]
