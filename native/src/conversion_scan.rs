@@ -68,16 +68,15 @@ impl<'de> serde::Deserialize<'de> for Key {
     }
 }
 
-struct ValueSeed;
+struct ValueVisitor;
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
+// Read with `next_value_seed`: the visitor is its own seed.
+impl<'de> DeserializeSeed<'de> for ValueVisitor {
     type Value = Seen;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Seen, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        d.deserialize_any(self)
     }
 }
-
-struct ValueVisitor;
 
 impl<'de> Visitor<'de> for ValueVisitor {
     type Value = Seen;
@@ -123,16 +122,15 @@ impl<'de> Visitor<'de> for ValueVisitor {
 }
 
 /// `properties`: its `order_id` (none for null). Any other JSON there is a serde error: the record is declined.
-struct PropertiesSeed;
+struct PropertiesVisitor;
 
-impl<'de> DeserializeSeed<'de> for PropertiesSeed {
+// Read with `next_value_seed`: the visitor is its own seed.
+impl<'de> DeserializeSeed<'de> for PropertiesVisitor {
     type Value = Seen;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Seen, D::Error> {
-        d.deserialize_any(PropertiesVisitor)
+        d.deserialize_any(self)
     }
 }
-
-struct PropertiesVisitor;
 
 impl<'de> Visitor<'de> for PropertiesVisitor {
     type Value = Seen;
@@ -143,7 +141,7 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         let mut order_id = Seen::Falsy;
         while let Some(key) = map.next_key::<Key>()? {
             if key == Key::OrderId {
-                order_id = map.next_value_seed(ValueSeed)?;
+                order_id = map.next_value_seed(ValueVisitor)?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -157,6 +155,14 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
 
 struct ItemVisitor;
 
+// Read with `next_value_seed`: the visitor is its own seed.
+impl<'de> DeserializeSeed<'de> for ItemVisitor {
+    type Value = Item;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 impl<'de> Visitor<'de> for ItemVisitor {
     type Value = Item;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -166,25 +172,16 @@ impl<'de> Visitor<'de> for ItemVisitor {
         let mut item = Item::default();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Type => item.kind = Some(map.next_value_seed(ValueSeed)?),
-                Key::AppId => item.app_id = Some(map.next_value_seed(ValueSeed)?),
-                Key::EventId => item.event_id = Some(map.next_value_seed(ValueSeed)?),
-                Key::Properties => item.order_id = Some(map.next_value_seed(PropertiesSeed)?),
+                Key::Type => item.kind = Some(map.next_value_seed(ValueVisitor)?),
+                Key::AppId => item.app_id = Some(map.next_value_seed(ValueVisitor)?),
+                Key::EventId => item.event_id = Some(map.next_value_seed(ValueVisitor)?),
+                Key::Properties => item.order_id = Some(map.next_value_seed(PropertiesVisitor)?),
                 Key::OrderId | Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
         Ok(item)
-    }
-}
-
-struct ItemSeed;
-
-impl<'de> DeserializeSeed<'de> for ItemSeed {
-    type Value = Item;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
-        d.deserialize_any(ItemVisitor)
     }
 }
 
@@ -197,7 +194,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Item>, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(ItemSeed)? {
+        while let Some(item) = seq.next_element_seed(ItemVisitor)? {
             items.push(item);
         }
         Ok(items)
