@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from stream.journeys.state import Person
 
 HOUR_S = 3600
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _hour(when: datetime) -> int:
@@ -28,31 +29,45 @@ def _hour(when: datetime) -> int:
 
 
 class HourQueue:
-    """Keys due at an hour, each at its earliest requested hour (a later request for a queued key is a no-op)."""
+    """Keys due at an hour, each at its earliest requested hour (a later request for a queued key is a no-op).
+
+    One list of keys per hour and a heap of the hours, not a heap of every (hour, key): a catch-up queues and
+    re-queues ~180k keys over ~6,000 hours (BENCHMARKS.md, twelfth session). A key remembers the start of its
+    hour, so a request for a key queued at or before it (most of them: every touch of a person asks) is one
+    comparison of datetimes.
+    """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[int, str]] = []
-        self._queued: dict[str, int] = {}
+        self._hours: list[int] = []  # a heap of the hours that have a list
+        self._keys: dict[int, list[str]] = {}  # hour -> keys queued for it (a replaced entry stays, is skipped)
+        self._queued: dict[str, datetime] = {}  # key -> the start of the hour it is queued for
 
     def __len__(self) -> int:
         return len(self._queued)
 
     def at(self, when: datetime, key: str) -> None:
-        hour = _hour(when)
-        current = self._queued.get(key)
-        if current is not None and current <= hour:
+        queued = self._queued.get(key)
+        if queued is not None and queued <= when:
             return
-        self._queued[key] = hour
-        heapq.heappush(self._heap, (hour, key))  # an entry it replaces stays in the heap and is skipped
+        hour = _hour(when)
+        self._queued[key] = _EPOCH + timedelta(seconds=hour * HOUR_S)
+        keys = self._keys.get(hour)
+        if keys is None:
+            self._keys[hour] = [key]
+            heapq.heappush(self._hours, hour)
+        else:
+            keys.append(key)
 
     def due(self, now: datetime) -> list[str]:
-        """The keys due at or before `now`'s hour, each once; they are no longer queued."""
-        hour, heap, queued, out = _hour(now), self._heap, self._queued, []
-        while heap and heap[0][0] <= hour:
-            due_hour, key = heapq.heappop(heap)
-            if queued.get(key) == due_hour:
-                del queued[key]
-                out.append(key)
+        """The keys due at or before `now`'s hour, each once, by hour; they are no longer queued."""
+        hour, hours, queued, out = _hour(now), self._hours, self._queued, []
+        while hours and hours[0] <= hour:
+            due_hour = heapq.heappop(hours)
+            start = _EPOCH + timedelta(seconds=due_hour * HOUR_S)
+            for key in self._keys.pop(due_hour):
+                if queued.get(key) == start:
+                    del queued[key]
+                    out.append(key)
         return out
 
 

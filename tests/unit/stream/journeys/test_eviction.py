@@ -23,6 +23,24 @@ def test_a_key_is_due_once_at_its_earliest_hour() -> None:
     assert len(queue) == 0
 
 
+def test_keys_come_due_by_hour_each_once_however_often_they_were_queued() -> None:
+    queue = HourQueue()
+    queue.at(day(3, 0.25), "a")
+    queue.at(day(3, 0.75), "b")  # the same hour as a
+    queue.at(day(3), "a")  # earlier, still the same hour: a no-op
+    queue.at(day(1), "c")
+    queue.at(day(2), "c")  # later than queued: a no-op
+    assert len(queue) == 3
+    assert queue.due(day(2)) == ["c"]
+    queue.at(day(1), "c")  # queued again after it came due: an hour already passed is due at the next look
+    queue.at(day(3, 0.5), "c")  # later than queued: a no-op
+    assert queue.due(day(2)) == ["c"]
+    queue.at(day(3, 0.5), "c")
+    queue.at(day(2, 0.5), "a")  # a moves to an earlier hour; its entry at day 3 is skipped
+    assert queue.due(day(3) + timedelta(minutes=59)) == ["a", "b", "c"]  # by hour: a's day 2, then day 3's
+    assert queue.due(day(30)) == [] and len(queue) == 0
+
+
 def test_expiring_ids_drop_the_old_ones_and_keep_a_rewritten_one() -> None:
     ids = ExpiringIds()
     ids["o1"], ids["o2"] = day(1), day(5)
