@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 _DDL_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _VIEW_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.sql$")
 _DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# A string literal, a quoted or bare identifier, or any other single character; whitespace is skipped.
+_TOKEN = re.compile(r"'(?:[^'\\]|\\.)*'|`[^`]*`|\"[^\"]*\"|[A-Za-z_][A-Za-z0-9_]*|\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,11 @@ def connect(url: str, database: str) -> Any:
     """A clickhouse-connect client on `database`, created if missing. Raises StartupError with one line."""
     if not _DATABASE_NAME.match(database):
         msg = f"CLICKHOUSE_DATABASE {database!r} is not a valid database name"
+        raise StartupError(msg)
+    if database in table_aliases(s for view in load_views() for s in view.statements):
+        msg = (
+            f"CLICKHOUSE_DATABASE {database!r} is a table alias in schemas/views/, which it would shadow; pick another"
+        )
         raise StartupError(msg)
     try:
         if is_embedded(url):
@@ -71,6 +79,41 @@ def connect(url: str, database: str) -> Any:
         msg = f"cannot open ClickHouse at {where}: {first} ({hint})"
         raise StartupError(msg) from None
     return client
+
+
+def table_aliases(statements: Iterable[str]) -> frozenset[str]:
+    """The names given with AS to a table or a subquery after FROM or JOIN.
+
+    ClickHouse qualifies a view's tables with the database when it creates the view (`db.identities_current`),
+    and where a table expression in the same scope is aliased `db`, that name is read as the alias: the view
+    cannot be created.
+    """
+    aliases: set[str] = set()
+    for statement in statements:
+        words = _TOKEN.findall(statement)
+        upper = [w.upper() for w in words] + ["", "", ""]  # padded: a lookahead past the end finds nothing
+        tables: set[int] = set()  # where a parenthesis opens a table expression: a subquery or a table function
+        opened: list[int] = []
+        for n, word in enumerate(words):
+            alias_at = None
+            if word == "(":
+                opened.append(n)
+                if upper[n - 1] in ("FROM", "JOIN"):
+                    tables.add(n)
+            elif word == ")":
+                if opened and opened.pop() in tables:
+                    alias_at = n + 2
+            elif upper[n - 1] in ("FROM", "JOIN") and word.isidentifier():
+                end = n + 1
+                while upper[end] == ".":
+                    end += 2  # database.table
+                if upper[end] == "(":
+                    tables.add(end)  # a table function or a parameterized view: its `)` is followed by the alias
+                else:
+                    alias_at = end + 1
+            if alias_at is not None and upper[alias_at - 1] == "AS" and alias_at < len(words):
+                aliases.add(words[alias_at].strip("`\""))
+    return frozenset(aliases)
 
 
 def _redact(url: str) -> str:

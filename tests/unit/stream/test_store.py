@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import StartupError
-from stream.store import Migration, connect, is_embedded, load_migrations, load_views
+from stream.store import Migration, connect, is_embedded, load_migrations, load_views, table_aliases
 from tests.integration.harness import free_port
 
 
@@ -105,6 +105,33 @@ def test_an_invalid_database_name_is_refused_before_connecting() -> None:
     with pytest.raises(StartupError) as caught:
         connect("http://127.0.0.1:1", "touch-stream; DROP")
     assert str(caught.value) == "CLICKHOUSE_DATABASE 'touch-stream; DROP' is not a valid database name"
+
+
+def test_table_aliases_are_the_names_of_tables_subqueries_and_table_functions_after_from_or_join() -> None:
+    statements = [
+        "CREATE OR REPLACE VIEW v AS SELECT t.a AS col, count() AS n FROM (SELECT a FROM events) AS t "
+        "LEFT JOIN identities_current AS i ON i.app_id = t.app_id "
+        "INNER JOIN db.conversions AS `quoted` USING (app_id) "
+        "LEFT JOIN first_touch_channels(app={app:String}, day=toDate('2026-01-01')) AS f ON f.k = t.a "
+        "WHERE t.a IN (SELECT x AS inner_column FROM spend) AND t.a != 'FROM s AS literal' GROUP BY t.a",
+        "SELECT max(v) AS newest FROM (SELECT 1 AS v) AS sub",
+        "SELECT * FROM plain",
+    ]
+    assert table_aliases(statements) == {"t", "i", "quoted", "f", "sub"}
+
+
+def test_a_database_named_like_a_views_table_alias_is_refused_in_one_line() -> None:
+    # 04_touchpoints_current joins `(…) AS t` with identities_current, which ClickHouse writes as
+    # t.identities_current when the database is t: the view would fail to be created.
+    shipped = table_aliases(s for view in load_views() for s in view.statements)
+    assert {"t", "e", "latest", "i", "f"} <= shipped
+    assert not {"touchstream", "users", "revenue", "day", "first"} & shipped  # column aliases are not at risk
+    for name in ("t", "latest"):
+        with pytest.raises(StartupError) as caught:
+            connect("http://127.0.0.1:1", name)
+        assert str(caught.value) == (
+            f"CLICKHOUSE_DATABASE {name!r} is a table alias in schemas/views/, which it would shadow; pick another"
+        )
 
 
 def test_an_unknown_scheme_is_refused() -> None:
