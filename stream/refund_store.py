@@ -9,7 +9,6 @@ is found here: its current `conversions` row and its credit rows at that version
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -22,7 +21,7 @@ from stream.writer import ClickHouseWriter
 
 _WHERE = "_partition = {p:UInt16} AND _offset < {o:UInt64}"
 _KEYS = "(app_id, conversion_id) IN {keys:Array(Tuple(String, String))}"
-_CONVERSION_FIELDS = tuple(f.name for f in fields(ConversionRow))
+_CONVERSION_FIELDS = ConversionRow._fields
 _CREDIT_FIELDS = CreditRow._fields
 
 

@@ -13,9 +13,9 @@ from stream.journeys.outputs import ConversionRow, CreditRow, TouchpointRow
 from stream.journeys.state import Conversion, TouchFacts, Touchpoint
 
 _ZERO = Decimal(0)
-# A CreditRow from a tuple of all its fields, without the Python-level __new__ NamedTuple generates (~2.5x
-# cheaper; the engine builds one per model and touch of every conversion it attributes).
-_credit_row = tuple.__new__
+# A row from a tuple of all its fields, without the Python-level __new__ NamedTuple generates (~2.5x cheaper;
+# the engine builds one per model and touch of every conversion it attributes).
+_row = tuple.__new__
 _facts = attrgetter(*(f.name for f in fields(TouchFacts)))  # one C call for every shared field
 
 # What `attribute_journey` returns per model: its name, each touch's share, each touch's part of the revenue.
@@ -23,16 +23,16 @@ ModelCredits = tuple[str, Sequence[float], Sequence[Decimal]]
 
 
 def touch_row(app_id: str, t: Touchpoint, user_key: str, version: int) -> TouchpointRow:
-    return TouchpointRow(*_facts(t), app_id=app_id, user_key=user_key, version=version)
+    return _row(TouchpointRow, (*_facts(t), app_id, user_key, version))
 
 
 def conversion_row(
     app_id: str, c: Conversion, kind: str, user_key: str, touch_count: int, version: int, *, deleted: bool
 ) -> ConversionRow:
-    return ConversionRow(
+    return _row(ConversionRow, (
         app_id, c.conversion_id, c.event_id, c.identity, user_key, kind, c.time, c.order_id, c.revenue,
-        c.currency, touch_count, version, deleted, c.arrived_late, refunded=c.refunded,
-    )
+        c.currency, touch_count, version, deleted, c.arrived_late, c.refunded,
+    ))
 
 
 def tombstone(app_id: str, c: Conversion, user_key: str, version: int) -> CreditRow:
@@ -55,7 +55,7 @@ def credit_rows(
     for model, shares, parts in per_model:
         refunds = split_revenue(refunded, shares, currency or "CNY") if refunded else [_ZERO] * len(shares)
         if not journey:
-            credits.append(_credit_row(CreditRow, (
+            credits.append(_row(CreditRow, (
                 app_id, conversion_id, kind, at, user_key, model, "", None, 0, 0, DIRECT_CHANNEL,
                 DIRECT_CHANNEL, "", "", shares[0], parts[0], currency, version, False, refunds[0],
             )))
@@ -63,7 +63,7 @@ def credit_rows(
         for i, (t, share, part, refund) in enumerate(zip(journey, shares, parts, refunds, strict=True)):
             if share == 0.0:
                 continue  # a model that gives a touch nothing writes no row for it (touch_count tells the path)
-            credits.append(_credit_row(CreditRow, (
+            credits.append(_row(CreditRow, (
                 app_id, conversion_id, kind, at, user_key, model, t.touchpoint_id, t.time, i, n,
                 t.channel_type, t.channel, t.campaign, t.creative, share, part, currency, version, False, refund,
             )))

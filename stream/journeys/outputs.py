@@ -11,13 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from stream.journeys.state import TouchFacts
-
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityRow:
+# The rows are NamedTuples: the engine makes one per identity change, touch and conversion (and one per model
+# and touch), and a frozen dataclass costs several times a tuple to build and again to turn into the insert's
+# tuple (stream.rows.dataclass_rows): a NamedTuple plus the source position already is one.
+
+
+class IdentityRow(NamedTuple):
     app_id: str
     typed_id: str
     user_key: str
@@ -25,17 +27,33 @@ class IdentityRow:
     version: int
 
 
-@dataclass(frozen=True, slots=True)
-class TouchpointRow(TouchFacts):
-    """A touchpoint as written: its facts, then its app, its person now and the version."""
+class TouchpointRow(NamedTuple):
+    """A touchpoint as written: its facts (every field of `TouchFacts`, in its order), then its app, its person
+    now and the version."""
 
-    app_id: str = field(kw_only=True)
-    user_key: str = field(kw_only=True)
-    version: int = field(kw_only=True)
+    touchpoint_id: str
+    identity: str
+    anonymous_id: str
+    time: datetime
+    kind: str
+    source: str
+    channel_type: str
+    channel: str
+    campaign: str
+    creative: str
+    click_id: str
+    click_platform: str
+    signal: str
+    scene: str
+    matched_click: bool
+    shared_click: bool
+    arrived_late: bool
+    app_id: str
+    user_key: str
+    version: int
 
 
-@dataclass(frozen=True, slots=True)
-class ConversionRow:
+class ConversionRow(NamedTuple):
     app_id: str
     conversion_id: str
     event_id: str
@@ -54,8 +72,8 @@ class ConversionRow:
 
 
 class CreditRow(NamedTuple):
-    """One touch's credit under one model (a tuple: the engine makes one per model and touch, and a frozen
-    dataclass costs ~7x a tuple to build, the largest single item of a catch-up's processing)."""
+    """One touch's credit under one model (a frozen dataclass cost ~7x a tuple to build, the largest single item
+    of a catch-up's processing)."""
 
     app_id: str
     conversion_id: str

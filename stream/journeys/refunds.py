@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -265,7 +265,7 @@ def refund_stored(order: StoredOrder, amount: Decimal, version: int) -> StoredOr
     if reason is not None:
         return reason
     refunded = c.refunded + amount
-    conversion = replace(c, refunded=refunded, version=version)
+    conversion = c._replace(refunded=refunded, version=version)
     return StoredOrder(conversion, tuple(rescale_credits(order.credits, c.revenue - refunded, refunded, version)))
 
 

@@ -1,20 +1,52 @@
-"""The credit rows of one conversion, field by field (stream/journeys/emitted.py builds them as bare tuples)."""
+"""The rows of a touch, a conversion and its credits, field by field (stream/journeys/emitted.py builds them as
+bare tuples, so nothing but these tests checks that each value lands in its field)."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from stream.attribution.eligibility import Touch
-from stream.journeys.emitted import credit_rows
-from stream.journeys.outputs import CreditRow
-from stream.journeys.state import Conversion
+from stream.journeys.emitted import conversion_row, credit_rows, touch_row
+from stream.journeys.outputs import ConversionRow, CreditRow, TouchpointRow
+from stream.journeys.state import Conversion, TouchFacts, Touchpoint
+from stream.rows import TOUCHPOINT_COLUMNS
 
 AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def _conversion(refunded: Decimal = Decimal(0)) -> Conversion:
     return Conversion("conv-1", "ev-1", "openid:o1", "purchase", AT, "o-1", Decimal("10.00"), "CNY", refunded=refunded)
+
+
+def test_a_touchpoint_row_is_the_touchs_facts_in_their_order_then_app_person_and_version() -> None:
+    facts = tuple(f.name for f in fields(TouchFacts))
+    assert TouchpointRow._fields == (*facts, "app_id", "user_key", "version")
+    assert TOUCHPOINT_COLUMNS[:len(facts)] == tuple("touch_time" if f == "time" else f for f in facts)
+    touch = Touchpoint(
+        "tp-1", "openid:o1", "anon-1", AT, "click", "enter", "ad", "douyin", "spring", "v1", "clk-1", "douyin",
+        "click_id", "1007", matched_click=True, shared_click=False, arrived_late=True,
+    )
+    row = touch_row("app", touch, "u1", 9)
+    assert type(row) is TouchpointRow
+    assert row == TouchpointRow(
+        touchpoint_id="tp-1", identity="openid:o1", anonymous_id="anon-1", time=AT, kind="click", source="enter",
+        channel_type="ad", channel="douyin", campaign="spring", creative="v1", click_id="clk-1",
+        click_platform="douyin", signal="click_id", scene="1007", matched_click=True, shared_click=False,
+        arrived_late=True, app_id="app", user_key="u1", version=9,
+    )
+
+
+def test_a_conversion_row_carries_the_conversion_its_kind_person_and_version() -> None:
+    row = conversion_row("app", _conversion(Decimal("2.50")), "convert", "u1", 3, 11, deleted=False)
+    assert type(row) is ConversionRow
+    assert row == ConversionRow(
+        app_id="app", conversion_id="conv-1", event_id="ev-1", identity="openid:o1", user_key="u1",
+        conversion_type="convert", conversion_time=AT, order_id="o-1", revenue=Decimal("10.00"), currency="CNY",
+        touch_count=3, version=11, deleted=False, arrived_late=False, refunded=Decimal("2.50"),
+    )
+    assert conversion_row("app", _conversion(), "", "u1", 0, 12, deleted=True).deleted is True
 
 
 def test_each_credited_touch_gets_a_complete_row_and_zero_shares_none() -> None:

@@ -3,7 +3,6 @@ the credits the same events get in time order (docs/attribution.md, "History imp
 
 from __future__ import annotations
 
-from dataclasses import astuple, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,7 +46,7 @@ def current(out: EngineOutput) -> dict[str, tuple[Any, ...]]:
             tuple(c._replace(version=0))
             for rows in credits_by_model(out.credits, conversion_id).values() for c in rows
         ]
-        result[conversion_id] = (astuple(replace(row, version=0, arrived_late=False)), tuple(sorted(credits)))
+        result[conversion_id] = (tuple(row._replace(version=0, arrived_late=False)), tuple(sorted(credits)))
     return result
 
 

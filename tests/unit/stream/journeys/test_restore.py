@@ -12,7 +12,6 @@ from those, both engines must write the same rows, versions included.
 
 from __future__ import annotations
 
-from dataclasses import astuple, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -120,7 +119,7 @@ def restore_from_rows(
 
 def conversion_content(row: ConversionRow, credits: list[CreditRow]) -> Content:
     """Everything a conversion write says, except its version."""
-    head = astuple(replace(row, version=0))
+    head = tuple(row._replace(version=0))
     body = sorted(tuple(c._replace(version=0)) for c in credits)
     return (head, tuple(body))
 
@@ -168,7 +167,7 @@ def continue_both(
         where = f"continuation event {n} ({event['event_id']}, {event['type']})"
         assert store_b.apply(out_b) == store_a.apply(out_a), where
         assert out_b.touchpoints == out_a.touchpoints, where
-        assert {astuple(i) for i in out_b.identities} == {astuple(i) for i in out_a.identities}, where
+        assert set(out_b.identities) == set(out_a.identities), where
     assert store_b.content == store_a.content
     return outs_a, outs_b
 
