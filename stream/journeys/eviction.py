@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stream.journeys.engine import AppEngine
-    from stream.journeys.state import Person
 
 HOUR_S = 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -116,42 +115,52 @@ class ExpiringIds:
 
 
 def evict_people(engine: AppEngine, watermark: datetime) -> None:
-    """Look at the people due by `watermark`: drop what can no longer change, re-queue the rest."""
-    idle_before = watermark - engine.config.identity_retention
+    """Look at the people due by `watermark`: drop what can no longer change, re-queue the rest.
+
+    A person is due again by the app time when something of theirs can have run out: their live touches and
+    conversions by the app's clock; late ones by their person's clock, which moves only with the person, so
+    they are looked at again when the person can have been idle for the identity retention. The earliest time
+    plus a constant is the earliest deadline, so the pass that drops items also finds the earliest of the rest.
+    """
+    config = engine.config
+    reach, lateness, retention = engine.reach, config.allowed_lateness, config.identity_retention
+    idle_before = watermark - retention
     # Bound once: a catch-up looks at ~90k people (BENCHMARKS.md, eleventh session).
     final, alive, persons, touch_identity = engine.final, engine.alive, engine.persons, engine.touch_identity
-    for user_key in engine.evictions.due(watermark):
+    evictions = engine.evictions
+    for user_key in evictions.due(watermark):
         person = persons.get(user_key)
         if person is None:
             continue  # merged into another person (who was queued then) or forgotten
+        converted: datetime | None = None  # the earliest live conversion kept
         if person.conversions:
-            for conversion_id in [k for k, c in person.conversions.items() if final(c, person)]:
+            ended = []
+            for conversion_id, c in person.conversions.items():
+                if final(c, person):
+                    ended.append(conversion_id)
+                elif not c.arrived_late and (converted is None or c.time < converted):
+                    converted = c.time
+            for conversion_id in ended:
                 del person.conversions[conversion_id]
-        for touch_id in [k for k, t in person.touches.items() if not alive(t, person)]:
+        touched: datetime | None = None  # the earliest live touch kept
+        dead = []
+        for touch_id, t in person.touches.items():
+            if not alive(t, person):
+                dead.append(touch_id)
+            elif not t.arrived_late and (touched is None or t.time < touched):
+                touched = t.time
+        for touch_id in dead:
             del person.touches[touch_id]
             touch_identity.pop(touch_id, None)
-        if person.last_seen is not None and person.last_seen < idle_before:
+        last_seen = person.last_seen
+        if last_seen is not None and last_seen < idle_before:
             del persons[user_key]
             engine.graph.forget(user_key)
             continue
-        next_check = next_deadline(engine, person)
-        if next_check is not None:
-            engine.evictions.at(next_check, user_key)
-
-
-def next_deadline(engine: AppEngine, person: Person) -> datetime | None:
-    """The app time by which something of the person can have run out: their live touches and conversions by
-    the app's clock; late ones by their person's clock, which moves only with the person, so they are looked at
-    again when the person can have been idle for the identity retention."""
-    config = engine.config
-    deadlines: list[datetime] = []
-    # The earliest time plus a constant is the earliest deadline: one addition per kind, not one per item.
-    touched = min((t.time for t in person.touches.values() if not t.arrived_late), default=None)
-    if touched is not None:
-        deadlines.append(touched + engine.reach)
-    converted = min((c.time for c in person.conversions.values() if not c.arrived_late), default=None)
-    if converted is not None:
-        deadlines.append(converted + config.allowed_lateness)
-    if person.last_seen is not None:
-        deadlines.append(person.last_seen + config.identity_retention)
-    return min(deadlines) if deadlines else None
+        deadlines = [] if last_seen is None else [last_seen + retention]
+        if touched is not None:
+            deadlines.append(touched + reach)
+        if converted is not None:
+            deadlines.append(converted + lateness)
+        if deadlines:
+            evictions.at(min(deadlines), user_key)
