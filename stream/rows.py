@@ -130,7 +130,7 @@ def bad_event_row(item: DeadLetter, stage: str, partition: int, offset: int) -> 
     )
 
 
-# -- attribution tables: the engine's dataclasses, in DDL column order, plus the source position ------------
+# -- attribution tables: the engine's rows (NamedTuples), in DDL column order, plus the source position ---------
 
 IDENTITY_COLUMNS = ("app_id", "typed_id", "user_key", "first_seen", "version", "_partition", "_offset")
 # In the order of TouchpointRow's fields: a touch's facts (stream.journeys.state.TouchFacts), then where it is.

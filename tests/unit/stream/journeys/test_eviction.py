@@ -73,3 +73,19 @@ def test_nobody_is_held_past_their_idle_deadline() -> None:
     assert engine.persons and engine.watermark is not None
     engine.evict(engine.watermark + engine.config.identity_retention + timedelta(days=1))
     assert engine.persons == {}
+
+
+def test_a_person_looked_at_is_due_again_when_the_earliest_of_what_they_kept_runs_out() -> None:
+    engine = make_engine()  # allowed lateness 7 days, longest window 7: a touch can be credited for 14 days
+    run = Recorder(engine)
+    run(ev("a1", "enter", day(1), "A", query={"utm_source": "douyin"}))
+    run(ev("a2", "convert", day(1, 1), "A", order_id="o1", revenue="10.00"))
+    key = engine.graph.key_of("anon:A")
+    for n in range(2, 10):  # B moves the app's clock past A's conversion's lateness (day 8, 01:00): one look at A
+        run(ev(f"b{n}", "page_view", day(n), "B"))
+    person = engine.persons[key or ""]
+    assert (len(person.touches), person.conversions) == (1, {})
+    # Looked at on day 8 and re-queued for the touch's end, day 15: not for the dropped conversion's time,
+    # nor for the idle deadline (day 181).
+    assert key not in engine.evictions.due(day(15) - timedelta(hours=1))
+    assert key in engine.evictions.due(day(15))
